@@ -1,0 +1,121 @@
+"""The ``imageshare`` command: serve | import | sweep (more subcommands join as they land)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from app.config import Settings
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("pydicom").setLevel(logging.WARNING)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.demo:
+        os.environ["IMAGESHARE_DEMO"] = "true"
+    settings = Settings()
+    _setup_logging(settings.log_level)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    logging.getLogger(__name__).info(
+        "Image Share on http://%s:%d (public base %s)", args.host, args.port, settings.base_url
+    )
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=False,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+    )
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from app.archive.importer import count_sources, run_import
+
+    settings = Settings()
+    _setup_logging("WARNING")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    paths = [Path(p) for p in args.paths]
+    try:
+        total = count_sources(paths)
+    except FileNotFoundError as exc:
+        sys.stderr.write(f"imageshare import: {exc}\n")
+        return 2
+    with tqdm(total=total, unit="file", desc="importing", disable=args.quiet) as bar:
+        summary = run_import(settings, paths, args.workers, bar.update)
+    _out(
+        f"stored: {summary.stored}  duplicate: {summary.duplicate}  replaced: "
+        f"{summary.replaced}  rejected: {summary.rejected}  skipped (not DICOM): "
+        f"{summary.skipped}"
+    )
+    for reason, n in summary.reasons.most_common():
+        _out(f"  rejected {n}: {reason}")
+    return 1 if summary.rejected and not (summary.stored or summary.duplicate) else 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from app.archive.service import Archive
+    from app.archive.sweep import clear_temp, sweep_orphans
+
+    settings = Settings()
+    _setup_logging("WARNING")
+    archive = Archive.open(settings)
+    temps = clear_temp(settings.tmp_dir, args.older_than)
+    blobs = sweep_orphans(archive.engine, archive.store, args.older_than)
+    _out(f"removed {temps} temporary files and {blobs} unreferenced blobs")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imageshare", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server (settings from IMAGESHARE_* variables)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true", help="load demo studies at start")
+    serve.set_defaults(handler=cmd_serve)
+
+    imp = sub.add_parser("import", help="bulk-load DICOM files, folders and zip files")
+    imp.add_argument("paths", nargs="+")
+    imp.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1))
+    imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.set_defaults(handler=cmd_import)
+
+    sweep = sub.add_parser("sweep", help="remove leftovers of interrupted writes")
+    sweep.add_argument("--older-than", type=float, default=600, help="seconds (default 600)")
+    sweep.set_defaults(handler=cmd_sweep)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

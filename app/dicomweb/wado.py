@@ -1,0 +1,197 @@
+"""WADO-RS retrieve: instances, metadata and bulk data (PS3.18 §10.4).
+
+Instances are sent as stored when the client accepts that transfer syntax (``transfer-syntax=*``
+or the stored one); Explicit VR Little Endian is the default for ``application/dicom``.
+Transcoding is not offered yet, so anything else is 406.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Iterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+from sqlmodel import Session
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from app.archive import dicomjson
+from app.archive.retrieve import (
+    Scope,
+    StoredInstance,
+    bulk_value,
+    find_instances,
+    find_metadata,
+    read_chunks,
+)
+from app.deps import ArchiveDep, SettingsDep
+from app.dicomweb import media
+from app.dicomweb.multipart import frame_parts, new_boundary
+from app.errors import NotAcceptable
+
+router = APIRouter()
+
+
+def _choose_transfer_syntax(accept: str | None, instances: list[StoredInstance]) -> bool:
+    """Whether the Accept header lets us send every instance as stored (else NotAcceptable)."""
+    for rng in media.parse_accept(accept):
+        if rng.type in ("*/*", "multipart/*"):
+            return True
+        if rng.type != media.MULTIPART_RELATED:
+            continue
+        if rng.related_type not in ("", media.DICOM):
+            continue
+        wanted = rng.params.get("transfer-syntax", media.EXPLICIT_VR_LE)
+        if wanted == "*" or all(i.transfer_syntax_uid == wanted for i in instances):
+            return True
+    raise NotAcceptable(
+        "cannot produce the requested media type or transfer syntax; stored syntaxes are "
+        + ", ".join(sorted({i.transfer_syntax_uid for i in instances}))
+        + " (ask with transfer-syntax=* to receive them as stored)"
+    )
+
+
+async def _retrieve(request: Request, archive: ArchiveDep, scope: Scope) -> Response:
+    def lookup() -> list[StoredInstance]:
+        with Session(archive.engine) as s:
+            return find_instances(s, scope)
+
+    instances = await run_in_threadpool(lookup)
+    _choose_transfer_syntax(request.headers.get("accept"), instances)
+    boundary = new_boundary()
+    store = archive.store
+
+    async def parts() -> AsyncIterator[tuple[str, AsyncIterator[bytes]]]:
+        for inst in instances:
+            ctype = f"{media.DICOM}; transfer-syntax={inst.transfer_syntax_uid}"
+            yield ctype, iterate_in_threadpool(read_chunks(store, inst.blob_key))
+
+    return StreamingResponse(
+        frame_parts(boundary, parts()),
+        media_type=f'multipart/related; type="{media.DICOM}"; boundary="{boundary}"',
+    )
+
+
+@router.get("/studies/{study}")
+async def retrieve_study(study: str, request: Request, archive: ArchiveDep) -> Response:
+    return await _retrieve(request, archive, Scope(study))
+
+
+@router.get("/studies/{study}/series/{series}")
+async def retrieve_series(
+    study: str, series: str, request: Request, archive: ArchiveDep
+) -> Response:
+    return await _retrieve(request, archive, Scope(study, series))
+
+
+@router.get("/studies/{study}/series/{series}/instances/{instance}")
+async def retrieve_instance(
+    study: str, series: str, instance: str, request: Request, archive: ArchiveDep
+) -> Response:
+    return await _retrieve(request, archive, Scope(study, series, instance))
+
+
+def _check_json_accept(accept: str | None) -> None:
+    for rng in media.parse_accept(accept):
+        if rng.matches(media.DICOM_JSON) or rng.matches(media.JSON):
+            return
+    raise NotAcceptable("metadata is available as application/dicom+json")
+
+
+async def _metadata(
+    request: Request, archive: ArchiveDep, settings: SettingsDep, scope: Scope
+) -> Response:
+    _check_json_accept(request.headers.get("accept"))
+
+    def lookup() -> tuple[list[bytes], str]:
+        with Session(archive.engine) as s:
+            return find_metadata(s, scope)
+
+    objects, version = await run_in_threadpool(lookup)
+    tag = hashlib.sha1(f"{scope}|{version}|{settings.base_url}".encode()).hexdigest()[:20]
+    etag = f'W/"{tag}"'
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if etag in (request.headers.get("if-none-match") or ""):
+        return Response(status_code=304, headers=headers)
+    body = b"[" + b",".join(objects) + b"]"
+    body = body.replace(dicomjson.BASE_PLACEHOLDER_BYTES, settings.base_url.encode())
+    return Response(body, media_type=media.DICOM_JSON, headers=headers)
+
+
+@router.get("/studies/{study}/metadata")
+async def study_metadata(
+    study: str, request: Request, archive: ArchiveDep, settings: SettingsDep
+) -> Response:
+    return await _metadata(request, archive, settings, Scope(study))
+
+
+@router.get("/studies/{study}/series/{series}/metadata")
+async def series_metadata(
+    study: str, series: str, request: Request, archive: ArchiveDep, settings: SettingsDep
+) -> Response:
+    return await _metadata(request, archive, settings, Scope(study, series))
+
+
+@router.get("/studies/{study}/series/{series}/instances/{instance}/metadata")
+async def instance_metadata(
+    study: str,
+    series: str,
+    instance: str,
+    request: Request,
+    archive: ArchiveDep,
+    settings: SettingsDep,
+) -> Response:
+    return await _metadata(request, archive, settings, Scope(study, series, instance))
+
+
+@router.get("/studies/{study}/series/{series}/instances/{instance}/bulkdata/{path:path}")
+async def bulkdata(
+    study: str, series: str, instance: str, path: str, request: Request, archive: ArchiveDep
+) -> Response:
+    """The value of one bulk data element, as PS3.18 §10.4.1.1.3 bulk data retrieve."""
+    scope = Scope(study, series, instance)
+    single = _bulk_media(request.headers.get("accept"))
+
+    def lookup() -> StoredInstance:
+        with Session(archive.engine) as s:
+            return find_instances(s, scope)[0]
+
+    inst = await run_in_threadpool(lookup)
+    parts = [p for p in path.split("/") if p]
+    body: Iterator[bytes]
+    if (
+        parts == ["7FE00010"]
+        and inst.pixel_data_offset is not None
+        and (inst.pixel_data_length or -1) >= 0
+    ):
+        body = read_chunks(
+            archive.store, inst.blob_key, inst.pixel_data_offset, inst.pixel_data_length
+        )
+    else:
+        value, _vr = await run_in_threadpool(bulk_value, archive.store, inst, parts)
+        body = iter([value])
+    if single:
+        return StreamingResponse(iterate_in_threadpool(body), media_type=media.OCTET_STREAM)
+    boundary = new_boundary()
+
+    async def one_part() -> AsyncIterator[tuple[str, AsyncIterator[bytes]]]:
+        yield media.OCTET_STREAM, iterate_in_threadpool(body)
+
+    return StreamingResponse(
+        frame_parts(boundary, one_part()),
+        media_type=f'multipart/related; type="{media.OCTET_STREAM}"; boundary="{boundary}"',
+    )
+
+
+def _bulk_media(accept: str | None) -> bool:
+    """True for a single-part answer; False for multipart/related (the PS3.18 default)."""
+    for rng in media.parse_accept(accept):
+        if rng.type in ("*/*", "multipart/*"):
+            return False
+        if rng.type == media.MULTIPART_RELATED and rng.related_type in ("", media.OCTET_STREAM):
+            return False
+        if rng.type == media.OCTET_STREAM:
+            return True
+    raise NotAcceptable(
+        'bulk data is available as multipart/related; type="application/octet-stream"'
+    )

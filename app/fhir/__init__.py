@@ -1,0 +1,1 @@
+"""FHIR R4 HTTP layer: views of the archive index."""

@@ -1,0 +1,78 @@
+"""create_app(settings): routers, middleware, error handlers and the archive's lifetime."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+
+from app import dicomweb, error_handlers, health
+from app.archive.service import Archive
+from app.archive.sweep import clear_temp
+from app.config import Settings
+
+logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("imageshare.access")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        archive = Archive.open(settings)
+        clear_temp(settings.tmp_dir)
+        app.state.archive = archive
+        if settings.auth == "off":
+            logger.warning(
+                "AUTHORIZATION IS OFF (IMAGESHARE_AUTH=off): every request is "
+                "trusted. Use this only for a local demo."
+            )
+        if settings.demo:
+            from app.demo import load_demo
+
+            load_demo(archive)
+        try:
+            yield
+        finally:
+            archive.close()
+
+    app = FastAPI(title="Image Share", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["Warning", "ETag", "Location", "Content-Location", "WWW-Authenticate"],
+        max_age=600,
+    )
+    app.middleware("http")(_access_log)
+    error_handlers.install(app)
+    app.include_router(health.router)
+    app.include_router(dicomweb.router)
+    return app
+
+
+async def _access_log(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """One line per request with the route template, never the concrete path or query.
+
+    Paths carry UIDs and queries carry patient names, which must not reach the logs.
+    """
+    start = time.perf_counter()
+    response = await call_next(request)
+    route = getattr(request.scope.get("route"), "path", "-")
+    access_logger.info(
+        "%s %s %d %.1fms",
+        request.method,
+        route,
+        response.status_code,
+        (time.perf_counter() - start) * 1000,
+    )
+    return response
