@@ -101,9 +101,10 @@ def imaging_study(row: StudyRow, ctx: Context) -> dict[str, Any]:
         "numberOfSeries": row.n_series,
         "numberOfInstances": row.n_instances,
     }
+    # Modality is Type 1 in every series; "OT" (other) stands in for a missing one.
     modalities = [m for m in row.modalities.split("\\") if m]
-    if modalities:
-        out["modality"] = [{"system": DCM, "code": m} for m in modalities]
+    modalities = modalities or sorted({s.modality or "OT" for s in row.series}) or ["OT"]
+    out["modality"] = [{"system": DCM, "code": m} for m in modalities]
     started = fhir_date(row.date)
     if started:
         out["started"] = started
