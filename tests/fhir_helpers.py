@@ -80,7 +80,9 @@ def _children(nodes: list[Any], key: str) -> list[Any]:
 
 def _matches(value: Any, pattern: Any) -> bool:
     if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(_matches(value.get(k), p) for k, p in pattern.items())
+        return isinstance(value, dict) and all(
+            _matches(value.get(k), p) for k, p in pattern.items()
+        )
     if isinstance(pattern, list):
         items = value if isinstance(value, list) else [value]
         return all(any(_matches(v, p) for v in items) for p in pattern)

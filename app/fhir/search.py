@@ -266,8 +266,11 @@ def _like_escape(value: str) -> str:
 
 
 def id_column(column: Any) -> Builder:
-    def build(values: Sequence[str], _modifier: str) -> Any:
-        return column.in_(list(values))
+    """``_id``: logical ids (token values without a system)."""
+
+    def build(values: Sequence[Token], _modifier: str) -> Any:
+        ids = [t.code for t in values if t.code and not t.system]
+        return column.in_(ids) if ids else false()
 
     return build
 

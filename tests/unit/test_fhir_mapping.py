@@ -35,9 +35,17 @@ def study_row(**kw: object) -> StudyRow:
         "updated_at": T,
         "series": [
             SeriesRow(
-                f"{UID}.1", 1, "CT", "Axial", "HEAD", "20240110", 2,
-                [InstanceRow(f"{UID}.1.2", "1.2.840.10008.5.1.4.1.1.2", 2),
-                 InstanceRow(f"{UID}.1.1", "1.2.840.10008.5.1.4.1.1.2", None)],
+                f"{UID}.1",
+                1,
+                "CT",
+                "Axial",
+                "HEAD",
+                "20240110",
+                2,
+                [
+                    InstanceRow(f"{UID}.1.2", "1.2.840.10008.5.1.4.1.1.2", 2),
+                    InstanceRow(f"{UID}.1.1", "1.2.840.10008.5.1.4.1.1.2", None),
+                ],
             )
         ],
     }
@@ -74,7 +82,9 @@ def test_imaging_study_without_optional_values() -> None:
     r = check_resource(imaging_study(row, CTX))
     assert r["identifier"] == [{"system": "urn:dicom:uid", "value": f"urn:oid:{UID}"}]
     assert "started" not in r and "referrer" not in r and "description" not in r
-    assert r["modality"] == [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "OT"}]
+    assert r["modality"] == [
+        {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "OT"}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -92,14 +102,21 @@ def test_identifier_system_from_issuer(issuer: str, system: str | None) -> None:
 
 
 def test_patient_from_dicom_patient_module() -> None:
-    row = PatientRow(1, "p1", "PAT-2", "St. Elsewhere", "Müller^Zoë^Anna^Dr^PhD=ミュラー", "19920730", "F", 2, T)
+    row = PatientRow(
+        1, "p1", "PAT-2", "St. Elsewhere", "Müller^Zoë^Anna^Dr^PhD=ミュラー", "19920730", "F", 2, T
+    )
     r = check_resource(patient_resource(row))
     ident = r["identifier"][0]
     assert ident["value"] == "PAT-2" and "system" not in ident
     assert ident["assigner"] == {"display": "St. Elsewhere"}
     assert r["name"] == [
-        {"text": "Dr Zoë Anna Müller PhD", "family": "Müller", "given": ["Zoë", "Anna"],
-         "prefix": ["Dr"], "suffix": ["PhD"]}
+        {
+            "text": "Dr Zoë Anna Müller PhD",
+            "family": "Müller",
+            "given": ["Zoë", "Anna"],
+            "prefix": ["Dr"],
+            "suffix": ["PhD"],
+        }
     ]
     assert r["gender"] == "female" and r["birthDate"] == "1992-07-30"
     assert check_profile(r, load_profile("imageshare-patient")) == []
@@ -113,11 +130,24 @@ def test_patient_with_empty_type_2_values() -> None:
 
 def doc_row(**kw: object) -> DocumentRow:
     values: dict[str, object] = dict(
-        resource_id="0123456789abcdef0123456789abcdef", patient_id="p1", status="current",
-        master_system="urn:ietf:rfc:3986", master_value="urn:oid:1.2.3.4", title="Report",
-        description="Report", content_type="application/pdf", language="", creation_date="20240110",
-        service_date="20240109", date=T, version=1, updated_at=T, binary_id="b1", size=10,
-        sha1="AAAA", index=[
+        resource_id="0123456789abcdef0123456789abcdef",
+        patient_id="p1",
+        status="current",
+        master_system="urn:ietf:rfc:3986",
+        master_value="urn:oid:1.2.3.4",
+        title="Report",
+        description="Report",
+        content_type="application/pdf",
+        language="",
+        creation_date="20240110",
+        service_date="20240109",
+        date=T,
+        version=1,
+        updated_at=T,
+        binary_id="b1",
+        size=10,
+        sha1="AAAA",
+        index=[
             IndexRow("type", "http://loinc.org", "18748-4", "Diagnostic imaging study"),
             IndexRow("category", "http://loinc.org", "LP29684-5", "Radiology"),
             IndexRow("related", "urn:dicom:uid", UID),
@@ -129,15 +159,28 @@ def doc_row(**kw: object) -> DocumentRow:
 
 def test_derived_document_reference_is_mhd_minimal_shaped() -> None:
     r = check_resource(document_reference(doc_row(), CTX))
-    assert r["masterIdentifier"] == {"use": "usual", "system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.3.4"}
+    assert r["masterIdentifier"] == {
+        "use": "usual",
+        "system": "urn:ietf:rfc:3986",
+        "value": "urn:oid:1.2.3.4",
+    }
     assert r["identifier"] == [
-        {"use": "official", "system": "urn:ietf:rfc:3986",
-         "value": "urn:uuid:01234567-89ab-cdef-0123-456789abcdef"}
+        {
+            "use": "official",
+            "system": "urn:ietf:rfc:3986",
+            "value": "urn:uuid:01234567-89ab-cdef-0123-456789abcdef",
+        }
     ]
     assert "docStatus" not in r
     att = r["content"][0]["attachment"]
-    assert att == {"contentType": "application/pdf", "url": "https://images.example.org/fhir/Binary/b1",
-                   "size": 10, "hash": "AAAA", "title": "Report", "creation": "2024-01-10"}
+    assert att == {
+        "contentType": "application/pdf",
+        "url": "https://images.example.org/fhir/Binary/b1",
+        "size": 10,
+        "hash": "AAAA",
+        "title": "Report",
+        "creation": "2024-01-10",
+    }
     assert r["type"]["coding"][0]["code"] == "18748-4"
     assert r["category"][0]["coding"][0]["code"] == "LP29684-5"
     assert r["context"]["related"][0]["reference"] == f"ImagingStudy/{UID}"
@@ -149,7 +192,12 @@ def test_posted_document_keeps_client_elements_but_not_server_owned_ones() -> No
     posted = {
         "docStatus": "final",
         "type": {"text": "Letter"},
-        "identifier": [{"system": "urn:ietf:rfc:3986", "value": "urn:uuid:11111111-1111-1111-1111-111111111111"}],
+        "identifier": [
+            {
+                "system": "urn:ietf:rfc:3986",
+                "value": "urn:uuid:11111111-1111-1111-1111-111111111111",
+            }
+        ],
         "author": [{"display": "Dr. Who"}],
         "content": [{"attachment": {"title": "Letter", "language": "en"}}],
         "context": {"related": [{"reference": f"ImagingStudy/{UID}"}]},

@@ -58,7 +58,9 @@ def test_checker_catches_missing_dicom_uid_and_wrong_fixed_value() -> None:
     assert check_profile(broken, load_profile("imageshare-imagingstudy"))
     broken = copy.deepcopy(study)
     del broken["endpoint"]
-    assert any("endpoint" in p for p in check_profile(broken, load_profile("imageshare-imagingstudy")))
+    assert any(
+        "endpoint" in p for p in check_profile(broken, load_profile("imageshare-imagingstudy"))
+    )
 
 
 def test_checker_catches_mhd_minimal_violations() -> None:
@@ -71,7 +73,9 @@ def test_checker_catches_mhd_minimal_violations() -> None:
     problems = check_profile(broken, profile)
     assert any("docStatus" in p for p in problems)
     assert any("attachment.data" in p for p in problems)
-    assert any(p.startswith("DocumentReference.content:") or "content: 2 > max" in p for p in problems)
+    assert any(
+        p.startswith("DocumentReference.content:") or "content: 2 > max" in p for p in problems
+    )
 
 
 def test_checker_catches_pattern_mismatch() -> None:

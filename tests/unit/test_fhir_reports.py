@@ -26,7 +26,9 @@ def test_pdf_is_extracted_without_padding() -> None:
 
 def test_sr_is_rendered_and_escaped() -> None:
     spec = factory.study("R2")
-    ds = pydicom.dcmread(io.BytesIO(sr_report(spec, "No <script>alert(1)</script> mass", "Normal & fine")))
+    ds = pydicom.dcmread(
+        io.BytesIO(sr_report(spec, "No <script>alert(1)</script> mass", "Normal & fine"))
+    )
     content = report_content(BASIC_TEXT_SR, ds)
     assert content is not None and content.content_type == "text/html"
     html = content.data.decode()

@@ -94,10 +94,19 @@ def test_unsupported_modifier_is_always_an_error() -> None:
 
 def test_result_parameters() -> None:
     req = parse_search(
-        [("_count", "5000"), ("_offset", "40"), ("_total", "none"), ("_elements", "identifier,bogus"),
-         ("_include", "ImagingStudy:patient:Patient"), ("_revinclude", "DocumentReference:related"),
-         ("_summary", "count"), ("_format", "json")],
-        SPEC, BASE, False,
+        [
+            ("_count", "5000"),
+            ("_offset", "40"),
+            ("_total", "none"),
+            ("_elements", "identifier,bogus"),
+            ("_include", "ImagingStudy:patient:Patient"),
+            ("_revinclude", "DocumentReference:related"),
+            ("_summary", "count"),
+            ("_format", "json"),
+        ],
+        SPEC,
+        BASE,
+        False,
     )
     assert req.count == MAX_COUNT and req.offset == 40 and req.total is False
     assert req.elements == frozenset({"identifier"})
@@ -107,7 +116,9 @@ def test_result_parameters() -> None:
     assert ("_format", "json") not in req.applied
 
 
-@pytest.mark.parametrize("item", [("_count", "-1"), ("_count", "x"), ("_offset", "1.5"), ("_total", "all")])
+@pytest.mark.parametrize(
+    "item", [("_count", "-1"), ("_count", "x"), ("_offset", "1.5"), ("_total", "all")]
+)
 def test_bad_result_parameters(item: tuple[str, str]) -> None:
     with pytest.raises(InvalidInput):
         parse_search([item], SPEC, BASE, False)
