@@ -59,7 +59,7 @@ def data(live_server: LiveServer) -> Iterator[Data]:
     sr_study = factory.study("DOC-1", "Report^Pat", study_date="20240401")
     other = factory.study("DOC-2", "Other^Pat")
     stow(live_server, factory.files(pdf_study))
-    stow(live_server, factory.files(sr_study) + [sr_report(sr_study, "No mass.", "Normal <ok>")])
+    stow(live_server, [*factory.files(sr_study), sr_report(sr_study, "No mass.", "Normal <ok>")])
     stow(live_server, factory.files(other))
     yield Data(
         live_server,
