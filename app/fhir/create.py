@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy import select
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -85,8 +86,6 @@ def _store_document(archive: Archive, body: dict[str, Any], ctx: Context) -> Loa
         if posted.data is not None:
             attachment = documents.store_attachment(s, doc.content_type, posted.data)
         else:
-            from sqlalchemy import select
-
             attachment = s.execute(
                 select(Attachment).where(Attachment.resource_id == posted.binary_id)
             ).scalar_one()

@@ -10,6 +10,7 @@ reasons; the content ends up in a Binary and the attachment points there.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass
@@ -130,8 +131,6 @@ def _content(s: Session, model: Any, fhir_base: str) -> tuple[bytes | None, str 
 
 
 def _b64(value: Any) -> str:
-    import base64
-
     return base64.b64encode(value).decode() if isinstance(value, bytes) else str(value)
 
 

@@ -155,51 +155,54 @@ def _derived_context(row: DocumentRow) -> dict[str, Any]:
     return {k: v for k, v in context.items() if v}
 
 
+def _row(found: Any, index: list[IndexRow]) -> DocumentRow:
+    doc, patient_id, binary_id, size, sha1 = found
+    return DocumentRow(
+        doc.resource_id,
+        patient_id,
+        doc.status,
+        doc.master_identifier_system,
+        doc.master_identifier,
+        doc.title,
+        doc.description,
+        doc.content_type,
+        doc.language,
+        doc.creation_date,
+        doc.service_date,
+        doc.date,
+        doc.version,
+        doc.updated_at,
+        binary_id,
+        size,
+        sha1,
+        index,
+        json.loads(doc.resource_json) if doc.resource_json else None,
+    )
+
+
 def load_documents(s: Session, pks: list[int], ctx: Context) -> list[Loaded]:
+    """Documents with their patient id, attachment facts and index rows (two queries)."""
     if not pks:
         return []
-    rows = s.execute(
+    query = (
         select(
             Document, Patient.resource_id, Attachment.resource_id, Attachment.size, Attachment.sha1
         )
         .join(Patient, Document.patient_pk == Patient.pk)
         .join(Attachment, Document.attachment_pk == Attachment.pk)
-        .where(Document.pk.in_(pks))
-    ).all()
+    )
+    found = {r[0].pk: r for r in s.execute(query.where(Document.pk.in_(pks))).all()}
     index: dict[int, list[IndexRow]] = {}
     for i in s.execute(select(DocumentIndex).where(DocumentIndex.document_pk.in_(pks))).scalars():
         index.setdefault(i.document_pk, []).append(IndexRow(i.kind, i.system, i.value, i.display))
-    found = {r[0].pk: r for r in rows}
     out = []
     for pk in pks:
-        if pk not in found:
-            continue
-        doc, patient_id, binary_id, size, sha1 = found[pk]
-        row = DocumentRow(
-            doc.resource_id,
-            patient_id,
-            doc.status,
-            doc.master_identifier_system,
-            doc.master_identifier,
-            doc.title,
-            doc.description,
-            doc.content_type,
-            doc.language,
-            doc.creation_date,
-            doc.service_date,
-            doc.date,
-            doc.version,
-            doc.updated_at,
-            binary_id,
-            size,
-            sha1,
-            index.get(pk, []),
-            json.loads(doc.resource_json) if doc.resource_json else None,
-        )
-        resource = document_reference(row, ctx)
-        out.append(
-            Loaded(resource, doc.version, doc.updated_at, doc.resource_id, pk, doc.patient_pk)
-        )
+        if pk in found:
+            doc = found[pk][0]
+            resource = document_reference(_row(found[pk], index.get(pk, [])), ctx)
+            out.append(
+                Loaded(resource, doc.version, doc.updated_at, doc.resource_id, pk, doc.patient_pk)
+            )
     return out
 
 

@@ -151,58 +151,52 @@ def _sort_key(number: int | None, pk: int) -> tuple[bool, int, int]:
     return (number is None, number or 0, pk)
 
 
-def load_studies(s: Session, pks: list[int], ctx: Context) -> list[Loaded]:
-    """Load whole studies (series and instances included) in three queries, in ``pks`` order."""
-    if not pks:
-        return []
-    studies = s.execute(
-        select(
-            Study.pk,
-            Study.StudyInstanceUID,
-            Study.patient_pk,
-            Patient.resource_id,
-            Study.StudyDate,
-            Study.AccessionNumber,
-            Study.StudyDescription,
-            Study.ReferringPhysicianName,
-            Study.ModalitiesInStudy,
-            Study.NumberOfStudyRelatedSeries,
-            Study.NumberOfStudyRelatedInstances,
-            Study.version,
-            Study.updated_at,
-        )
-        .join(Patient, Study.patient_pk == Patient.pk)
-        .where(Study.pk.in_(pks))
-    ).all()
-    series = s.execute(
-        select(
-            Series.pk,
-            Series.study_pk,
-            Series.SeriesInstanceUID,
-            Series.SeriesNumber,
-            Series.Modality,
-            Series.SeriesDescription,
-            Series.BodyPartExamined,
-            Series.SeriesDate,
-            Series.NumberOfSeriesRelatedInstances,
-        ).where(Series.study_pk.in_(pks))
-    ).all()
-    instances = s.execute(
-        select(
-            Instance.pk,
-            Instance.series_pk,
-            Instance.SOPInstanceUID,
-            Instance.SOPClassUID,
-            Instance.InstanceNumber,
-        ).where(Instance.study_pk.in_(pks))
-    ).all()
+_STUDY_COLUMNS = (
+    Study.pk,
+    Study.StudyInstanceUID,
+    Study.patient_pk,
+    Patient.resource_id,
+    Study.StudyDate,
+    Study.AccessionNumber,
+    Study.StudyDescription,
+    Study.ReferringPhysicianName,
+    Study.ModalitiesInStudy,
+    Study.NumberOfStudyRelatedSeries,
+    Study.NumberOfStudyRelatedInstances,
+    Study.version,
+    Study.updated_at,
+)
+_SERIES_COLUMNS = (
+    Series.pk,
+    Series.study_pk,
+    Series.SeriesInstanceUID,
+    Series.SeriesNumber,
+    Series.Modality,
+    Series.SeriesDescription,
+    Series.BodyPartExamined,
+    Series.SeriesDate,
+    Series.NumberOfSeriesRelatedInstances,
+)
+_INSTANCE_COLUMNS = (
+    Instance.pk,
+    Instance.series_pk,
+    Instance.SOPInstanceUID,
+    Instance.SOPClassUID,
+    Instance.InstanceNumber,
+)
+
+
+def _series_by_study(s: Session, pks: list[int]) -> dict[int, list[SeriesRow]]:
+    """Series rows with their instances, grouped by study, in number order (two queries)."""
+    series = s.execute(select(*_SERIES_COLUMNS).where(Series.study_pk.in_(pks))).all()
+    instances = s.execute(select(*_INSTANCE_COLUMNS).where(Instance.study_pk.in_(pks))).all()
     by_series: dict[int, list[Any]] = {}
     for i in instances:
         by_series.setdefault(i.series_pk, []).append(i)
-    by_study: dict[int, list[SeriesRow]] = {}
+    out: dict[int, list[SeriesRow]] = {}
     for se in sorted(series, key=lambda r: _sort_key(r.SeriesNumber, r.pk)):
         inst = sorted(by_series.get(se.pk, []), key=lambda r: _sort_key(r.InstanceNumber, r.pk))
-        by_study.setdefault(se.study_pk, []).append(
+        out.setdefault(se.study_pk, []).append(
             SeriesRow(
                 se.SeriesInstanceUID,
                 se.SeriesNumber,
@@ -214,7 +208,16 @@ def load_studies(s: Session, pks: list[int], ctx: Context) -> list[Loaded]:
                 [InstanceRow(i.SOPInstanceUID, i.SOPClassUID, i.InstanceNumber) for i in inst],
             )
         )
-    found = {st.pk: st for st in studies}
+    return out
+
+
+def load_studies(s: Session, pks: list[int], ctx: Context) -> list[Loaded]:
+    """Load whole studies (series and instances included) in three queries, in ``pks`` order."""
+    if not pks:
+        return []
+    query = select(*_STUDY_COLUMNS).join(Patient, Study.patient_pk == Patient.pk)
+    found = {st.pk: st for st in s.execute(query.where(Study.pk.in_(pks))).all()}
+    series = _series_by_study(s, pks)
     out = []
     for pk in pks:
         st = found.get(pk)
@@ -232,7 +235,7 @@ def load_studies(s: Session, pks: list[int], ctx: Context) -> list[Loaded]:
             st.NumberOfStudyRelatedInstances,
             st.version,
             st.updated_at,
-            by_study.get(pk, []),
+            series.get(pk, []),
         )
         resource = imaging_study(row, ctx)
         out.append(Loaded(resource, st.version, st.updated_at, row.uid, pk, st.patient_pk))

@@ -6,6 +6,7 @@ Routes are generated from ``registry.REGISTRY``; database work runs in the threa
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.archive.service import Archive
 from app.deps import ArchiveDep
-from app.errors import NotFound, UnsupportedMediaType
+from app.errors import NotAcceptable, NotFound, UnsupportedMediaType
 from app.fhir import binary, bundle, capability, formats
 from app.fhir.deps import CompartmentDep, ContextDep
 from app.fhir.models import element_names
@@ -37,10 +38,14 @@ def etag(version: int) -> str:
     return f'W/"{version}"'
 
 
+def _utc(value: datetime) -> datetime:
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def resource_headers(item: Loaded) -> dict[str, str]:
     return {
         "ETag": etag(item.version),
-        "Last-Modified": format_datetime(item.updated.astimezone(), usegmt=False),
+        "Last-Modified": format_datetime(_utc(item.updated), usegmt=True),
     }
 
 
@@ -131,8 +136,6 @@ def binary_raw(request: Request, item: Loaded, headers: dict[str, str]) -> Respo
     ranges = [r for r in formats.parse_media_ranges(request.headers.get("accept")) if r.q > 0]
     ok = not ranges or any(r.type in ("*/*", main, main.split("/")[0] + "/*") for r in ranges)
     if not ok:
-        from app.errors import NotAcceptable
-
         raise NotAcceptable(f"this Binary is {main}; ask for it or for application/fhir+json")
     headers = {**headers, "X-Content-Type-Options": "nosniff"}
     if main in binary.ACTIVE_TYPES:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
@@ -160,8 +160,6 @@ def _range(m: re.Match[str]) -> tuple[datetime, datetime]:
     if g["tz"] and g["tz"] != "Z":
         sign = 1 if g["tz"][0] == "+" else -1
         hours, minutes = int(g["tz"][1:3]), int(g["tz"][4:6])
-        from datetime import timezone
-
         tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
     y = int(g["y"])
     if g["m"] is None:
