@@ -28,10 +28,10 @@ import httpx
 import sqlalchemy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from app.demo import derived_uid  # noqa: E402
-from benchmarks.corpus import ct_corpus, query_corpus  # noqa: E402
-from benchmarks.orthanc import available as orthanc_available  # noqa: E402
-from benchmarks.orthanc import orthanc, rss_kib  # noqa: E402
+from app.demo import derived_uid
+from benchmarks.corpus import ct_corpus, query_corpus
+from benchmarks.orthanc import available as orthanc_available
+from benchmarks.orthanc import orthanc, rss_kib
 
 OUT = Path(__file__).parent / "out"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
