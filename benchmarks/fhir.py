@@ -5,8 +5,8 @@ without HTTP), starts the real server on a loopback port and times searches over
 HTTP: by patient, by Study Instance UID identifier, by accession number, and by patient with
 the Endpoint and Patient included. Prints p50/p95/max per query in milliseconds.
 
-    python -m benchmarks.fhir                       # SQLite in a temporary folder
-    python -m benchmarks.fhir --database-url postgresql://postgres@127.0.0.1:5432/test
+    .venv/bin/python benchmarks/fhir.py             # SQLite in a temporary folder
+    .venv/bin/python benchmarks/fhir.py --database-url postgresql://postgres@127.0.0.1:5432/test
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import random
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -26,6 +27,8 @@ from urllib.parse import quote
 import httpx
 import sqlalchemy
 import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.archive.service import Archive
 from app.config import Settings
@@ -61,8 +64,10 @@ def corpus(studies: int, per_study: int, per_patient: int) -> Iterator[StudySpec
         p = n // per_patient
         yield StudySpec(
             PatientSpec(f"BENCH-{p:05d}", f"Bench^Patient{p}", "19700101", "O"),
-            [SeriesSpec(rng.choice(["CT", "MR"]), per_study // 2, 16, 16),
-             SeriesSpec("CT", per_study - per_study // 2, 16, 16)],
+            [
+                SeriesSpec(rng.choice(["CT", "MR"]), per_study // 2, 16, 16),
+                SeriesSpec("CT", per_study - per_study // 2, 16, 16),
+            ],
             study_uid=derived_uid("bench", n),
             study_date=f"20{10 + n % 15:02d}{1 + n % 12:02d}{1 + n % 28:02d}",
             accession=f"BENCH-ACC-{n:06d}",
@@ -113,18 +118,29 @@ def time_queries(client: httpx.Client, urls: list[str]) -> list[float]:
 
 def run(args: argparse.Namespace) -> int:
     tmp_root = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
-    with tempfile.TemporaryDirectory(dir=tmp_root) as d, database(args.database_url, Path(d)) as url:
+    with (
+        tempfile.TemporaryDirectory(dir=tmp_root) as d,
+        database(args.database_url, Path(d)) as url,
+    ):
         port = free_port()
-        settings = Settings(data_dir=Path(d) / "data", database_url=url,
-                            base_url=f"http://127.0.0.1:{port}")
+        settings = Settings(
+            data_dir=Path(d) / "data", database_url=url, base_url=f"http://127.0.0.1:{port}"
+        )
         specs = list(corpus(args.studies, args.per_study, args.per_patient))
         archive = Archive.open(settings)
         print(f"loading {len(specs)} studies x {args.per_study} instances ...", flush=True)
         seconds = load(archive, specs)
         archive.close()
         print(f"  {len(specs) * args.per_study} instances in {seconds:.1f} s")
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                               log_level="warning", access_log=False))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                access_log=False,
+            )
+        )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         try:
@@ -150,14 +166,15 @@ def measure(fhir: str, specs: list[StudySpec], args: argparse.Namespace) -> int:
         for pid in sorted({s.patient.patient_id for s in sample}):
             bundle = client.get(f"{fhir}/Patient", params={"identifier": pid}).json()
             ids[pid] = bundle["entry"][0]["resource"]["id"]
+        study = f"{fhir}/ImagingStudy"
         queries = {
-            "by patient": [f"{fhir}/ImagingStudy?patient={ids[s.patient.patient_id]}" for s in sample],
+            "by patient": [f"{study}?patient={ids[s.patient.patient_id]}" for s in sample],
             "by identifier (Study UID)": [
-                f"{fhir}/ImagingStudy?identifier=urn:dicom:uid|urn:oid:{s.study_uid}" for s in sample
+                f"{study}?identifier=urn:dicom:uid|urn:oid:{s.study_uid}" for s in sample
             ],
-            "by identifier (accession)": [f"{fhir}/ImagingStudy?identifier={s.accession}" for s in sample],
+            "by identifier (accession)": [f"{study}?identifier={s.accession}" for s in sample],
             "by patient + _include": [
-                f"{fhir}/ImagingStudy?patient={ids[s.patient.patient_id]}"
+                f"{study}?patient={ids[s.patient.patient_id]}"
                 "&_include=ImagingStudy:patient&_include=ImagingStudy:endpoint"
                 for s in sample
             ],

@@ -56,8 +56,8 @@ async def read_body(request: Request, limit: int) -> bytes:
 def parse_json(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("request body is not valid JSON") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidInput("request body is not valid JSON (or nested too deeply)") from None
     if not isinstance(body, dict):
         raise InvalidInput("request body must be a JSON object (a FHIR resource)")
     return body

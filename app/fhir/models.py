@@ -58,10 +58,15 @@ def validate(data: dict[str, Any]) -> FHIRAbstractModel:
         raise InvalidResource([f"resourceType {rtype!r} is not one this server handles"])
     try:
         model = cls.model_validate(data)
+    except RecursionError:
+        raise InvalidResource([f"{rtype}: nested too deeply"]) from None
     except pydantic.ValidationError as exc:
         raise InvalidResource([_describe(rtype, e) for e in exc.errors()[:20]]) from None
     problems: list[str] = []
-    _check(model, str(rtype), problems)
+    try:
+        _check(model, str(rtype), problems)
+    except RecursionError:
+        raise InvalidResource([f"{rtype}: nested too deeply"]) from None
     if problems:
         raise InvalidResource(problems)
     return model

@@ -284,6 +284,7 @@ def test_study_of_another_patient_is_422(data: Data) -> None:
 def test_media_type_and_syntax_errors(data: Data) -> None:
     assert post(data, b"{not json").status_code == 400
     assert post(data, b"[1, 2]").status_code == 400
+    assert post(data, b"[" * 100_000 + b"]" * 100_000).status_code == 400
     xml = post(data, b"<DocumentReference/>", **{"Content-Type": "application/fhir+xml"})
     assert xml.status_code == 415 and check_resource(xml.json())
     other_version = post(
@@ -333,3 +334,11 @@ def test_patient_with_posted_documents_outlives_its_studies(data: Data) -> None:
     assert httpx.delete(f"{data.server.dicomweb}/studies/{spec.study_uid}").status_code == 204
     assert ok(f"{data.fhir}/Patient/{pid}")["id"] == pid
     assert len(docs(data, {"patient": pid})) == 1
+
+
+def test_deeply_nested_resource_is_refused_cleanly(data: Data) -> None:
+    deep: dict[str, Any] = {"url": "http://x", "valueString": "x"}
+    for _ in range(400):
+        deep = {"url": "http://x", "extension": [deep]}
+    r = post(data, new_doc(data, extension=[deep]))
+    assert r.status_code in (201, 422), r.text
