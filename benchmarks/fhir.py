@@ -28,12 +28,16 @@ import httpx
 import sqlalchemy
 import uvicorn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Run as a script, this folder would come first on sys.path and this file would shadow the
+# ``fhir`` namespace package of fhir.resources: put the repository root there instead.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 
-from app.archive.service import Archive
-from app.config import Settings
-from app.demo import PatientSpec, SeriesSpec, StudySpec, derived_uid, study_files
-from app.main import create_app
+from app.archive.service import Archive  # noqa: E402 (after the sys.path fix)
+from app.config import Settings  # noqa: E402
+from app.demo import PatientSpec, SeriesSpec, StudySpec, derived_uid, study_files  # noqa: E402
+from app.main import create_app  # noqa: E402
 
 TARGET_P95_MS = 50.0
 

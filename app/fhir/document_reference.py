@@ -23,9 +23,10 @@ from app.archive import tombstones
 from app.archive.documents import Attachment, Document, DocumentIndex
 from app.archive.models import Patient
 from app.archive.tombstones import TombstoneKindValues
+from app.fhir.conditions import day_column, id_column, instant_column
 from app.fhir.patient import chained_identifier, patient_reference
 from app.fhir.resource import CANONICAL, Context, Loaded, SqlResource, fhir_date, instant, meta
-from app.fhir.search import ParamType, SearchParam, Token, day_column, id_column, instant_column
+from app.fhir.search import ParamType, SearchParam, Token
 
 PROFILE = f"{CANONICAL}/imageshare-documentreference"
 URI = "urn:ietf:rfc:3986"

@@ -22,16 +22,10 @@ from app.archive import tombstones
 from app.archive.models import Instance, Patient, Series, Study
 from app.archive.tombstones import TombstoneKindValues
 from app.fhir import endpoint
+from app.fhir.conditions import day_column, id_column, instant_column
 from app.fhir.patient import chained_identifier, patient_reference
 from app.fhir.resource import CANONICAL, Context, Loaded, SqlResource, fhir_date, meta
-from app.fhir.search import (
-    ParamType,
-    SearchParam,
-    Token,
-    day_column,
-    id_column,
-    instant_column,
-)
+from app.fhir.search import ParamType, SearchParam, Token
 
 PROFILE = f"{CANONICAL}/imageshare-imagingstudy"
 DCM = "http://dicom.nema.org/resources/ontology/DCM"

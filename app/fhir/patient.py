@@ -20,16 +20,9 @@ from sqlmodel import Session
 from app.archive import tombstones
 from app.archive.models import Patient
 from app.archive.tombstones import TombstoneKindValues
+from app.fhir.conditions import day_column, id_column, instant_column, name_words
 from app.fhir.resource import CANONICAL, Context, Loaded, SqlResource, fhir_date, meta
-from app.fhir.search import (
-    ParamType,
-    SearchParam,
-    Token,
-    day_column,
-    id_column,
-    instant_column,
-    name_words,
-)
+from app.fhir.search import ParamType, SearchParam, Token
 
 PROFILE = f"{CANONICAL}/imageshare-patient"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
