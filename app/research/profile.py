@@ -6,8 +6,10 @@ De-identification Method Code Sequence, and the name of its column in the Annex 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
 from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
@@ -111,3 +113,21 @@ def parse_options(names: list[str]) -> frozenset[ProfileOptionValues]:
             known = ", ".join(o.value.replace("_", "-") for o in ProfileOptionValues)
             raise InvalidInput(f"unknown option {name!r}; known: {known}", "option") from None
     return frozenset(chosen)
+
+
+def load_safe_private(path: Path) -> frozenset[SafePrivate]:
+    """A site's safe private list: JSON ``[{"creator": …, "group": "0019", "element": "0C"}]``.
+
+    ``element`` is the low byte of the element number (the block offset, PS3.5 7.8.1).
+    """
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        found = set()
+        for row in rows:
+            group, element = int(str(row["group"]), 16), int(str(row["element"]), 16)
+            if not group & 1 or element > 0xFF:
+                raise ValueError(f"not a private element offset: {row}")
+            found.add((str(row["creator"]).strip(), group, element))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(f"safe private list {path}: {exc}", "safe-private") from None
+    return frozenset(found)
