@@ -189,10 +189,9 @@ class Deidentifier:
         elif vr in TEXT_VRS and vr != "PN":
             set_text_values(elem, [walk.scrubber.clean(v) for v in text_values(elem)])
         elif vr in {"OB", "OW", "OD", "OF", "OL", "OV", "UN"}:
-            name = datadict.dictionary_description(elem.tag) if elem.tag.group < 0x5000 else ""
+            name = datadict.dictionary_description(elem.tag) if _known(elem.tag) else "binary data"
             raise QuarantineInstance(
-                f"{name or 'curve or overlay data'} {elem.tag} cannot be cleaned: "
-                "graphics in bitmaps may carry text"
+                f"{name} {elem.tag} cannot be cleaned: graphics in bitmaps may carry text"
             )
         elif vr == "PN":
             set_dummy(elem)

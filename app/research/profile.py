@@ -88,9 +88,9 @@ class Profile:
 
     @property
     def codes(self) -> list[Code]:
-        """The CID 7050 codes to record: the profile, then each option in a stable order."""
-        chosen = [o for o in ProfileOptionValues if o in self.options]
-        return [BASIC_PROFILE_CODE, *(o.code for o in chosen)]
+        """The CID 7050 codes to record: the profile, then each option by code value."""
+        chosen = sorted((o.code for o in self.options), key=lambda c: c.value)
+        return [BASIC_PROFILE_CODE, *chosen]
 
     @property
     def temporal_flag(self) -> str:
