@@ -96,6 +96,7 @@ NESTED = {
     "private_safe": "SAFEVALUE4242",
     "overlay_comment": "Overlay by Hudsonia",
     "unknown_public": "UNKNOWNPUB77",
+    "deep_private": "DEEPPRIV9911",
 }
 SR_TEXT = "Findings: Sherlock shows a rib fracture; call Hudsonia on 555-0199."
 SR_PERSON = "Gregsonia^Tobias"
@@ -184,6 +185,9 @@ def _deep(ds: Dataset) -> None:
     region.CodingSchemeDesignator = "SRT"
     region.CodeMeaning = "Chest"
     region.ModifierCodeSequence = Sequence([code])
+    region.private_block(0x0029, "DEEP PRIV", create=True).add_new(
+        0x01, "LO", NESTED["deep_private"]
+    )
     ds.AnatomicRegionSequence = Sequence([region])
     ds.add_new(UNKNOWN_PUBLIC_TAG, "LO", NESTED["unknown_public"])
 

@@ -225,3 +225,17 @@ def test_inputs_from_zip_files_and_non_dicom_failures(tmp_path: Path) -> None:
     assert "not a readable DICOM file" in report.instances[1].reason
     assert report.instances[0].actions["X"] > 10
     assert report.as_dict()["totals"] == {"written": 1, "quarantined": 0, "failed": 1}
+
+
+def test_worker_processes_agree_with_one_process(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    write_inputs(src)
+    one = deidentify_paths([src], tmp_path / "one", Profile(), KEY)
+    two = deidentify_paths([src], tmp_path / "two", Profile(), KEY, workers=2)
+    assert [(i.status, i.output) for i in one.instances] == [
+        (i.status, i.output) for i in two.instances
+    ]
+    for item in one.instances:
+        if item.output:
+            first = (tmp_path / "one" / item.output).read_bytes()
+            assert first == (tmp_path / "two" / item.output).read_bytes()
