@@ -165,7 +165,7 @@ def _add_research(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="MODALITY|SOPCLASS",
         help="sources the site vouches carry no burned-in text (e.g. US)",
     )
-    deid.add_argument("--workers", type=int, default=1)
+    deid.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1))
     deid.add_argument("--quiet", action="store_true", help="no progress bar")
     deid.set_defaults(handler=cmd_research_deidentify)
 

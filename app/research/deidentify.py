@@ -114,41 +114,40 @@ class Deidentifier:
     # -- the walk ---------------------------------------------------------------------------
 
     def _dataset(self, ds: Dataset, walk: _Walk, nested: bool, context: str) -> None:
-        for elem in list(ds):
-            tag = elem.tag
+        """Walk by tag: elements are decoded only when an action needs their value."""
+        for tag in list(ds.keys()):
             if tag.is_private:
-                self._private_element(ds, elem, walk, context)
+                self._private_element(ds, ds[tag], walk, context)
                 continue
             code = self._actions.get(tag) or self.table.pattern_action(tag, self.profile.options)
             if code is None:
-                self._unlisted(ds, elem, walk, nested, context)
+                self._unlisted(ds, tag, walk, context)
                 continue
             if "/" in code:
                 attr_type = self.table.attribute_type(walk.sop_class, tag, nested)
                 code = resolve_combination(code, attr_type)
             walk.counts[code] += 1
-            self._apply(ds, elem, code, walk, context)
+            if code == "X":
+                del ds[tag]
+            else:
+                self._apply(ds[tag], code, walk, context)
         if not nested and self._private == "C":
             self._drop_orphan_creators(ds)
 
-    def _unlisted(
-        self, ds: Dataset, elem: DataElement, walk: _Walk, nested: bool, context: str
-    ) -> None:
+    def _unlisted(self, ds: Dataset, tag: BaseTag, walk: _Walk, context: str) -> None:
         """Attributes without a row are kept (PS3.15 E.1.1), except unknown public ones."""
-        tag = elem.tag
-        if tag.element == 0 or not _known(tag):
+        vr = _dictionary_vr(tag)
+        if tag.element == 0 or vr is None:
             del ds[tag]
             walk.counts["X"] += 1
         elif tag in FREE_TEXT_CONTENT:
             walk.counts["C" if context == "C" else "D"] += 1
-            self._free_text(elem, walk, context)
-        elif elem.VR == "SQ":
-            self._items(elem, walk, context)
+            self._free_text(ds[tag], walk, context)
+        elif vr == "SQ" or ds.get_item(tag).VR == "SQ":
+            self._items(ds[tag], walk, context)
 
-    def _apply(self, ds: Dataset, elem: DataElement, code: str, walk: _Walk, context: str) -> None:
-        if code == "X":
-            del ds[elem.tag]
-        elif elem.VR == "SQ":
+    def _apply(self, elem: DataElement, code: str, walk: _Walk, context: str) -> None:
+        if elem.VR == "SQ":
             self._sequence(elem, code, walk, context)
         elif code == "K":
             return
@@ -189,7 +188,8 @@ class Deidentifier:
         elif vr in TEXT_VRS and vr != "PN":
             set_text_values(elem, [walk.scrubber.clean(v) for v in text_values(elem)])
         elif vr in {"OB", "OW", "OD", "OF", "OL", "OV", "UN"}:
-            name = datadict.dictionary_description(elem.tag) if _known(elem.tag) else "binary data"
+            known = _dictionary_vr(elem.tag) is not None
+            name = datadict.dictionary_description(elem.tag) if known else "binary data"
             raise QuarantineInstance(
                 f"{name} {elem.tag} cannot be cleaned: graphics in bitmaps may carry text"
             )
@@ -283,12 +283,12 @@ class Deidentifier:
         ds.file_meta = meta
 
 
-def _known(tag: BaseTag) -> bool:
+def _dictionary_vr(tag: BaseTag) -> str | None:
+    """The data dictionary's VR (repeating groups included), None for an unknown attribute."""
     try:
-        datadict.dictionary_VR(tag)
+        return str(datadict.dictionary_VR(tag))
     except KeyError:
-        return False
-    return True
+        return None
 
 
 def _patient_key(ds: Dataset) -> str:

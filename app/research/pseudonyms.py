@@ -21,6 +21,7 @@ KEY_BYTES = 32
 STANDARD_ROOT = "1.2.840.10008."
 MIN_SHIFT_DAYS = 365
 SHIFT_SPAN_DAYS = 3288  # offsets of 1 to 10 years back
+UID_CACHE_SIZE = 100_000
 
 
 def new_key() -> bytes:
@@ -65,6 +66,8 @@ class Pseudonymizer:
             raw[6] = (raw[6] & 0x0F) | 0x80  # RFC 9562 version 8 (custom)
             raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 9562 variant
             cached = f"2.25.{int.from_bytes(raw, 'big')}"
+            if len(self._uids) >= UID_CACHE_SIZE:
+                self._uids.clear()  # bounded memory on runs of millions of instances
             self._uids[original] = cached
         return cached
 

@@ -239,3 +239,23 @@ def test_worker_processes_agree_with_one_process(tmp_path: Path) -> None:
         if item.output:
             first = (tmp_path / "one" / item.output).read_bytes()
             assert first == (tmp_path / "two" / item.output).read_bytes()
+
+
+def test_compressed_pixel_data_passes_through_byte_for_byte(tmp_path: Path) -> None:
+    from pydicom.uid import RLELossless
+
+    from app.demo import PatientSpec, SeriesSpec, StudySpec, study_files
+
+    spec = StudySpec(
+        PatientSpec("RLE-1", "Rle^Patient"), [SeriesSpec("CT", 1, 32, 32, "", RLELossless)]
+    )
+    src = tmp_path / "in"
+    src.mkdir()
+    original = next(study_files(spec))
+    (src / "rle.dcm").write_bytes(original)
+    report = deidentify_paths([src], tmp_path / "out", Profile(), KEY)
+    written = pydicom.dcmread(tmp_path / "out" / report.instances[0].output)
+    source = pydicom.dcmread(pydicom.filebase.DicomBytesIO(original))
+    assert written.file_meta.TransferSyntaxUID == RLELossless
+    assert written.PixelData == source.PixelData
+    assert leaked(tmp_path / "out", ["RLE-1", "Rle^Patient"]) == []
