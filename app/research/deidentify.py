@@ -193,8 +193,8 @@ class Deidentifier:
             raise QuarantineInstance(
                 f"{name} {elem.tag} cannot be cleaned: graphics in bitmaps may carry text"
             )
-        elif vr == "PN":
-            set_dummy(elem)
+        elif vr in {"PN", "UI"}:
+            self._dummy(elem)  # no way to clean a name; a UID is replaced, never kept
 
     def _shift(self, elem: DataElement, days: int) -> None:
         if elem.VR == "TM":

@@ -46,6 +46,11 @@ def quarantine_reason(ds: Dataset, profile: Profile) -> str | None:
         return "Burned In Annotation is YES: text in the pixel data cannot be cleaned"
     if str(ds.get("RecognizableVisualFeatures", "")).upper() == "YES":
         return "Recognizable Visual Features is YES: the image itself can identify the patient"
+    embedded = _embedded_overlay(ds)
+    if embedded:
+        return (
+            f"overlay {embedded} is stored in unused bits of the pixel data, which stay untouched"
+        )
     vouched = sop_class in profile.clean_pixel_sources or modality in profile.clean_pixel_sources
     if not vouched and (sop_class in BURNED_IN_SOP_CLASSES or modality in BURNED_IN_MODALITIES):
         kind = "ultrasound" if modality in {"US", "IVUS"} else "secondary capture"
@@ -56,3 +61,13 @@ def quarantine_reason(ds: Dataset, profile: Profile) -> str | None:
             "(--clean-pixel-source)"
         )
     return None
+
+
+def _embedded_overlay(ds: Dataset) -> str:
+    """An overlay kept in the pixel data's high bits (retired, PS3.5 8.1.2, Overlay Bit Position
+    non-zero) survives removal of its 60xx group; such instances are quarantined."""
+    for group in range(0x6000, 0x6020, 2):
+        position = ds.get((group, 0x0102))
+        if position is not None and position.value and "PixelData" in ds:
+            return f"group {group:04X}"
+    return ""

@@ -189,3 +189,17 @@ def test_options_combine(tmp_path: Path) -> None:
         "113110",
         "113112",
     ]
+
+
+def test_overlay_in_pixel_bits_is_quarantined(tmp_path: Path) -> None:
+    ds = pydicom.dcmread(pydicom.filebase.DicomBytesIO(phi.ct_instance(1)))
+    ds.add_new(0x60000010, "US", 16)
+    ds.add_new(0x60000011, "US", 16)
+    ds.add_new(0x60000100, "US", 1)
+    ds.add_new(0x60000102, "US", 15)  # retired: the overlay lives in bit 15 of each pixel
+    src = tmp_path / "in"
+    src.mkdir()
+    ds.save_as(src / "ct.dcm", enforce_file_format=True)
+    report = deidentify_paths([src], tmp_path / "out", Profile(), KEY)
+    assert report.instances[0].status == "quarantined"
+    assert "unused bits of the pixel data" in report.instances[0].reason
