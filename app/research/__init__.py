@@ -1,7 +1,7 @@
 """Research copies: PS3.15 Annex E de-identification (consent and projects come later)."""
 
 from app.research.batch import deidentify_one, deidentify_paths, sources
-from app.research.deidentify import Deidentifier, Outcome, deidentify
+from app.research.deidentify import Deidentifier, Outcome, deidentify_dataset
 from app.research.profile import (
     Profile,
     ProfileOptionValues,
@@ -19,7 +19,7 @@ __all__ = [
     "ProfileOptionValues",
     "Pseudonymizer",
     "RunReport",
-    "deidentify",
+    "deidentify_dataset",
     "deidentify_one",
     "deidentify_paths",
     "load_or_create_key",

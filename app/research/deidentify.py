@@ -46,6 +46,10 @@ _CLEAN_CONTEXT_OPTIONS = (
 )
 
 
+# Removed though Table E.1-1 has no row for them: the Encrypted Attributes Sequence holds some
+# earlier party's encrypted originals (PS3.15 E.1.1 item 7, re-identification by its key holder),
+# and MAC Parameters only serve digital signatures, which the profile removes (X).
+BEYOND_THE_TABLE = {0x04000500: "X", 0x4FFE0001: "X"}
 # Options whose C actions clean text, for which identifiers are collected before the walk.
 _SCRUBBING_OPTIONS = frozenset(
     {
@@ -86,7 +90,7 @@ class Deidentifier:
         self.profile = profile
         self.table = table or load_table()
         self.pseudonyms = Pseudonymizer(key)
-        self._actions = self.table.actions(profile.options)
+        self._actions = self.table.actions(profile.options) | BEYOND_THE_TABLE
         self._private = self.table.private_action(profile.options)
         self._scrub = bool(profile.options & _SCRUBBING_OPTIONS)
 
@@ -299,6 +303,6 @@ def _patient_key(ds: Dataset) -> str:
     return f"name\x1f{ds.get('PatientName', '')}\x1f{ds.get('PatientBirthDate', '')}"
 
 
-def deidentify(ds: Dataset, profile: Profile, key: bytes) -> Outcome:
+def deidentify_dataset(ds: Dataset, profile: Profile, key: bytes) -> Outcome:
     """One-shot convenience: de-identify ``ds`` in place with a fresh engine."""
     return Deidentifier(profile, key).deidentify(ds)

@@ -97,6 +97,7 @@ NESTED = {
     "overlay_comment": "Overlay by Hudsonia",
     "unknown_public": "UNKNOWNPUB77",
     "deep_private": "DEEPPRIV9911",
+    "encrypted": "CMSENVELOPEHOLMES1",
 }
 SR_TEXT = "Findings: Sherlock shows a rib fracture; call Hudsonia on 555-0199."
 SR_PERSON = "Gregsonia^Tobias"
@@ -156,6 +157,10 @@ def _request(ds: Dataset) -> None:
     original.ModifyingSystem = "BARTSCT07"
     original.ReasonForTheAttributeModification = "CORRECT"
     ds.OriginalAttributesSequence = Sequence([original])
+    encrypted = Dataset()
+    encrypted.EncryptedContentTransferSyntaxUID = uid.ExplicitVRLittleEndian
+    encrypted.EncryptedContent = NESTED["encrypted"].encode()
+    ds.EncryptedAttributesSequence = Sequence([encrypted])
 
 
 def _private(ds: Dataset) -> None:

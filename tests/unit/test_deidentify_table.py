@@ -10,7 +10,13 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from app.errors import InvalidInput
-from app.research import Deidentifier, Profile, ProfileOptionValues, parse_options
+from app.research import (
+    Deidentifier,
+    Profile,
+    ProfileOptionValues,
+    deidentify_dataset,
+    parse_options,
+)
 from app.research.annex_e import TABLE_PATH, load_table, resolve_combination
 from app.research.annex_e_build import build, render
 from app.research.pseudonyms import Pseudonymizer, shift_date, shift_datetime
@@ -80,7 +86,7 @@ def _dataset(sop_class: str) -> Dataset:
 
 def test_unknown_sop_class_keeps_combined_attributes_with_replaced_values() -> None:
     engine = Deidentifier(Profile(), b"k" * 32)
-    known = engine.deidentify(_dataset(pydicom.uid.CTImageStorage)).dataset
+    known = deidentify_dataset(_dataset(pydicom.uid.CTImageStorage), Profile(), b"k" * 32).dataset
     unknown = engine.deidentify(_dataset("1.2.826.0.1.3680043.8.498.77")).dataset
     assert known is not None and unknown is not None
     assert "StationName" not in known and "InstitutionName" not in known
