@@ -133,8 +133,12 @@ def _collect(
     results: Iterable[list[InstanceReport]],
     progress: Callable[[int], None] | None,
 ) -> RunReport:
+    seen: set[str] = set()
     for chunk in results:
         for item in chunk:
+            if item.output and item.output in seen:
+                item.reason = "same SOP Instance UID as an earlier input, which it replaced"
+            seen.add(item.output)
             report.add(item)
         if progress is not None:
             progress(len(chunk))

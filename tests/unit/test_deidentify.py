@@ -280,3 +280,14 @@ def test_compressed_pixel_data_passes_through_byte_for_byte(tmp_path: Path) -> N
     assert written.file_meta.TransferSyntaxUID == RLELossless
     assert written.PixelData == source.PixelData
     assert leaked(tmp_path / "out", ["RLE-1", "Rle^Patient"]) == []
+
+
+def test_a_repeated_instance_is_reported(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.dcm").write_bytes(phi.ct_instance(1))
+    (src / "b.dcm").write_bytes(phi.ct_instance(1))
+    report = deidentify_paths([src], tmp_path / "out", Profile(), KEY)
+    assert [i.status for i in report.instances] == ["written", "written"]
+    assert report.instances[0].output == report.instances[1].output
+    assert "replaced" in report.instances[1].reason and not report.instances[0].reason
