@@ -149,11 +149,12 @@ def _add_research(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     deid.add_argument("--profile", choices=["basic"], default="basic")
     deid.add_argument(
         "--option",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="NAME",
-        help="e.g. retain-uids, retain-longitudinal-modified-dates, clean-descriptors "
-        "(repeat or comma-separate)",
+        help="e.g. retain-uids retain-longitudinal-modified-dates clean-descriptors "
+        "(space- or comma-separated, or repeated)",
     )
     deid.add_argument("--project-key", metavar="FILE", help="HMAC key; created if missing")
     deid.add_argument("--report", metavar="FILE", help="JSON report (default DIR-report.json)")
@@ -165,7 +166,7 @@ def _add_research(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="MODALITY|SOPCLASS",
         help="sources the site vouches carry no burned-in text (e.g. US)",
     )
-    deid.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1))
+    deid.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1), help="processes")
     deid.add_argument("--quiet", action="store_true", help="no progress bar")
     deid.set_defaults(handler=cmd_research_deidentify)
 
