@@ -35,12 +35,14 @@ def sources(paths: Iterable[Path]) -> list[Source]:
     return list(find_sources(paths))
 
 
-def _read(source: Source) -> bytes:
+def _read(source: Source, zips: dict[str, zipfile.ZipFile]) -> bytes:
+    """A file's bytes, or a zip member's; each zip is opened once per chunk, not per member."""
     path, member = source
     if member is None:
         return Path(path).read_bytes()
-    with zipfile.ZipFile(path) as zf:
-        return zf.read(member)
+    if path not in zips:
+        zips[path] = zipfile.ZipFile(path)
+    return zips[path].read(member)
 
 
 def _label(source: Source) -> str:
@@ -76,14 +78,19 @@ def deidentify_one(engine: Deidentifier, data: bytes, out_dir: Path) -> Instance
 
 def _process(engine: Deidentifier, chunk: list[Source], out_dir: Path) -> list[InstanceReport]:
     reports = []
-    for source in chunk:
-        try:
-            item = deidentify_one(engine, _read(source), out_dir)
-        except Exception as exc:  # one bad instance never stops the run
-            logger.warning("de-identification failed for one instance: %s", type(exc).__name__)
-            item = InstanceReport("", "failed", f"{type(exc).__name__}: {exc}")
-        item.source = _label(source)
-        reports.append(item)
+    zips: dict[str, zipfile.ZipFile] = {}
+    try:
+        for source in chunk:
+            try:
+                item = deidentify_one(engine, _read(source, zips), out_dir)
+            except Exception as exc:  # one bad instance never stops the run
+                logger.warning("de-identification failed for one instance: %s", type(exc).__name__)
+                item = InstanceReport("", "failed", f"{type(exc).__name__}: {exc}")
+            item.source = _label(source)
+            reports.append(item)
+    finally:
+        for zf in zips.values():
+            zf.close()
     return reports
 
 
