@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 
-from pydicom.datadict import tag_for_keyword
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
+from pydicom.tag import BaseTag
 from pydicom.valuerep import PersonName
 
 MASK = "***"
@@ -95,10 +97,7 @@ class Scrubber:
 
     def __init__(self, tokens: Iterable[str]) -> None:
         unique = {t.strip() for t in tokens if len(t.strip()) >= _MIN_TOKEN}
-        ordered = sorted(unique, key=len, reverse=True)
-        self._pattern = (
-            re.compile("|".join(re.escape(t) for t in ordered), re.IGNORECASE) if ordered else None
-        )
+        self._pattern = _pattern(tuple(sorted(unique, key=lambda t: (-len(t), t))))
 
     def clean(self, text: str) -> str:
         if self._pattern is not None:
@@ -111,21 +110,41 @@ class Scrubber:
         return cls(_collect(ds))
 
 
+@lru_cache(maxsize=64)
+def _pattern(ordered: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Compiled once per set of identifiers: the instances of a series share theirs."""
+    if not ordered:
+        return None
+    return re.compile("|".join(re.escape(t) for t in ordered), re.IGNORECASE)
+
+
+def _vr(ds: Dataset, tag: BaseTag) -> str:
+    raw_vr = ds.get_item(tag).VR
+    if raw_vr and raw_vr != "UN":  # UN: the dictionary knows better, as pydicom decodes it
+        return str(raw_vr)
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return ""
+
+
 def _collect(ds: Dataset) -> Iterator[str]:
-    for elem in ds:
-        vr = elem.VR
+    """Walk by tag, decoding only names, dates, identity attributes and sequences."""
+    tags = ds.keys()  # a Dataset iterates over (decoded) elements, not tags
+    for tag in tags:
+        vr = _vr(ds, tag)
         if vr == "SQ":
-            for item in elem.value or []:
+            for item in ds[tag].value or []:
                 yield from _collect(item)
         elif vr == "PN":
-            for text in _values(elem.value):
+            for text in _values(ds[tag].value):
                 yield text
                 yield from (w for w in re.split(r"[\s^,]+", text) if len(w) >= _MIN_TOKEN)
         elif vr in _DATE_VRS:
-            for text in _values(elem.value):
+            for text in _values(ds[tag].value):
                 if len(text) >= 8 and text[:8].isdigit():
                     yield from _date_spellings(text[:8])
-        elif elem.tag in _IDENTITY_TAGS and vr in _TEXT_VRS:
-            for text in _values(elem.value):
+        elif tag in _IDENTITY_TAGS and vr in _TEXT_VRS:
+            for text in _values(ds[tag].value):
                 yield text
                 yield from (p for p in re.split(r"[\^,;]+", text) if len(p) >= _MIN_TOKEN)
