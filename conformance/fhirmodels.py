@@ -54,8 +54,20 @@ def testscript_from_json(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def testscript_from_xml(data: bytes) -> dict[str, Any]:
-    """Parse and validate a TestScript in FHIR XML; return its FHIR JSON form."""
-    return _xml_to_json(data, "TestScript")
+    """Parse and validate a TestScript in FHIR XML; return its FHIR JSON form.
+
+    fhir.resources' XML reader drops element ``id`` attributes, but a TestScript's fixtures
+    and profiles are referenced by exactly those ids, so they are copied over from the XML.
+    """
+    result = _xml_to_json(data, "TestScript")
+    root = etree.fromstring(data, parser=etree.XMLParser(resolve_entities=False))
+    for tag in ("fixture", "profile", "test"):
+        for element, item in zip(
+            root.findall(f"{{{FHIR_NS}}}{tag}"), result.get(tag) or [], strict=False
+        ):
+            if element.get("id"):
+                item["id"] = element.get("id")
+    return result
 
 
 def resource_from_xml(data: bytes) -> dict[str, Any]:

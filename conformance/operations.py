@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote, urljoin
 
 from conformance import fhirmodels
-from conformance.exchange import Content, Exchange, Request
+from conformance.exchange import Content, Exchange, Request, parse_body
 from conformance.state import State
 from conformance.variables import Variables
 
@@ -124,14 +124,14 @@ def _body(op: dict[str, Any], state: State, v: Variables, ctype: str | None) -> 
     is_fhir = ctype is None or ctype.startswith("application/fhir+") or ctype.endswith("json")
     if resource and resource.get("resourceType") == "Binary" and not is_fhir:
         data = base64.b64decode(str(resource.get("data", "")))
-        return Content(data, ctype or str(resource.get("contentType", "")))
+        return parse_body(data, ctype or str(resource.get("contentType", "")))
     if resource is None:
-        return Content(content.raw, ctype or content.content_type)
+        return parse_body(content.raw, ctype or content.content_type)
     if ctype and "xml" in ctype:
         text = fhirmodels.resource_to_xml(resource).decode()
     else:
         text = json.dumps(resource, ensure_ascii=False)
-    return Content(v.substitute(text).encode(), ctype or FORMATS["json"])
+    return parse_body(v.substitute(text).encode(), ctype or FORMATS["json"])
 
 
 def _request_header(op: dict[str, Any], name: str, v: Variables) -> str | None:
@@ -157,7 +157,8 @@ def build_request(op: dict[str, Any], state: State, v: Variables, target: Target
     ctype = media_type(op.get("contentType")) or _request_header(op, "content-type", v)
     body = None
     if code == "search" and method == "POST":
-        body = Content(v.substitute(str(op.get("params", ""))).lstrip("?").encode())
+        form = v.substitute(str(op.get("params", ""))).lstrip("?").encode()
+        body = Content(form, "application/x-www-form-urlencoded")
         ctype = "application/x-www-form-urlencoded"
     elif method in ("POST", "PUT", "PATCH"):
         body = _body(op, state, v, ctype)
