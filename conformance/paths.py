@@ -10,16 +10,21 @@ result stands for its ``value`` attribute.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from decimal import Decimal
 from typing import Any
 
 import elementpath
+from antlr4 import CommonTokenStream, InputStream, Token
+from antlr4.error.ErrorListener import ErrorListener
 from elementpath import XPath1Parser
 from fhirpathpy import evaluate as fhirpath_evaluate
 from fhirpathpy.engine import nodes
 from fhirpathpy.models import models
+from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
+from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 from jsonpath_ng.exceptions import JsonPathParserError
 from jsonpath_ng.ext.parser import parse as jsonpath_parse
 from lxml import etree
@@ -47,8 +52,33 @@ def _fhirpath_root(body: Any) -> Any:
     return nodes.ResourceNode.create_node(body)  # type: ignore[no-untyped-call]
 
 
+class _RaiseOnError(ErrorListener):  # type: ignore[misc]
+    def syntaxError(self, _r: Any, _s: Any, _line: int, column: int, msg: str, _e: Any) -> None:
+        raise ExpressionError(f"column {column}: {msg}")
+
+
+@functools.lru_cache(maxsize=512)
+def _check_syntax(expression: str) -> None:
+    """fhirpathpy's parser recovers silently from syntax errors (evaluating what it could
+    read), so the same ANTLR grammar is run first with a listener that raises."""
+    lexer = FHIRPathLexer(InputStream(expression))
+    lexer.removeErrorListeners()
+    lexer.addErrorListener(_RaiseOnError())
+    stream = CommonTokenStream(lexer)
+    parser = FHIRPathParser(stream)
+    parser.removeErrorListeners()
+    parser.addErrorListener(_RaiseOnError())
+    parser.expression()
+    if stream.LA(1) != Token.EOF:
+        raise ExpressionError(f"unexpected text after column {stream.LT(1).start}")
+
+
 def evaluate_fhirpath(expression: str, body: Any) -> list[Any]:
     """The collection an expression yields on a body (FHIR JSON, or any JSON)."""
+    try:
+        _check_syntax(expression)
+    except ExpressionError as exc:
+        raise ExpressionError(f"FHIRPath {expression!r} is not valid: {exc}") from exc
     if body is None:
         raise ExpressionError("there is no content to evaluate the expression on")
     env = {"resource": body, "rootResource": body, "context": body}
