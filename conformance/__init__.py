@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conformance.lint import lint
 from conformance.loader import Script, ScriptError, discover, load_script
 from conformance.report import exit_code, problems, summary_table, to_testreport, write_reports
 from conformance.runner import RunOptions, ScriptResult, run_paths, run_script
@@ -23,6 +24,7 @@ __all__ = [
     "default_suites",
     "discover",
     "exit_code",
+    "lint",
     "load_script",
     "problems",
     "run_paths",

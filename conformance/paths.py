@@ -35,7 +35,7 @@ from conformance.fhirxml import to_xml
 NAMESPACES = {"fhir": FHIR_NS, "f": FHIR_NS, "xhtml": "http://www.w3.org/1999/xhtml"}
 _PLAIN_STEPS = re.compile(r"^/{0,2}[A-Za-z_][\w-]*(/{1,2}(@?[A-Za-z_][\w-]*|\*))*$")
 
-__all__ = ["ExpressionError", "as_text", "evaluate_fhirpath", "evaluate_path"]
+__all__ = ["ExpressionError", "as_text", "check_fhirpath", "evaluate_fhirpath", "evaluate_path"]
 
 
 class ExpressionError(ValueError):
@@ -71,6 +71,11 @@ def _check_syntax(expression: str) -> None:
     parser.expression()
     if stream.LA(1) != Token.EOF:
         raise ExpressionError(f"unexpected text after column {stream.LT(1).start}")
+
+
+def check_fhirpath(expression: str) -> None:
+    """Raise ExpressionError if the expression is not valid FHIRPath syntax."""
+    _check_syntax(expression)
 
 
 def evaluate_fhirpath(expression: str, body: Any) -> list[Any]:

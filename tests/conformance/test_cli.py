@@ -30,7 +30,7 @@ def _run(base: str, out: Path, *extra: str) -> int:
             str(SCRIPTS / "engine-features.json"),
             str(SCRIPTS / "connectathon-patient-read.xml"),
             *extra,
-        ]  # fmt: skip
+        ]
     )
 
 
@@ -60,10 +60,34 @@ def test_cli_fails_on_a_wrong_server(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_cli_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["conformance", "run", "--base", "http://127.0.0.1:9", "--var", "novalue",
-                 "--suite", str(SCRIPTS)]) == 2  # fmt: skip
-    assert main(["conformance", "run", "--base", "http://127.0.0.1:9",
-                 "--suite", str(tmp_path / "none")]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "conformance",
+                "run",
+                "--base",
+                "http://127.0.0.1:9",
+                "--var",
+                "novalue",
+                "--suite",
+                str(SCRIPTS),
+            ]
+        )
+        == 2
+    )
+    assert (
+        main(
+            [
+                "conformance",
+                "run",
+                "--base",
+                "http://127.0.0.1:9",
+                "--suite",
+                str(tmp_path / "none"),
+            ]
+        )
+        == 2
+    )
     assert (
         main(["conformance", "run", "--base", "http://127.0.0.1:9", "--suite", str(tmp_path)]) == 2
     )
@@ -72,8 +96,20 @@ def test_cli_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_unreachable_server_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["conformance", "run", "--base", "http://127.0.0.1:9/fhir", "--timeout", "2",
-                 "--out", str(tmp_path), "--suite", str(SCRIPTS / "connectathon-patient-read.xml")])  # fmt: skip
+    code = main(
+        [
+            "conformance",
+            "run",
+            "--base",
+            "http://127.0.0.1:9/fhir",
+            "--timeout",
+            "2",
+            "--out",
+            str(tmp_path),
+            "--suite",
+            str(SCRIPTS / "connectathon-patient-read.xml"),
+        ]
+    )
     assert code == 1
     report = json.loads((tmp_path / "connectathon-patient-read.testreport.json").read_text())
     assert report["result"] == "fail"

@@ -81,8 +81,11 @@ def test_xpath_needs_a_resource() -> None:
 
 
 def test_xml_form_follows_the_fhir_mapping() -> None:
-    bundle = {"resourceType": "Bundle", "type": "searchset",
-              "entry": [{"resource": PATIENT, "search": {"mode": "match"}}]}  # fmt: skip
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": PATIENT, "search": {"mode": "match"}}],
+    }
     xml = to_xml(bundle)
     ns = {"f": "http://hl7.org/fhir"}
     assert xml.xpath("/f:Bundle/f:entry/f:resource/f:Patient/f:id/@value", namespaces=ns) == ["p1"]
@@ -119,8 +122,10 @@ def test_minimum_content_and_navigation_links() -> None:
     assert minimum_content({"name": [{"given": ["Anna"]}], "meta": {"versionId": "9"}}, PATIENT).ok
     verdict = minimum_content({"name": [{"family": "Other"}]}, PATIENT)
     assert not verdict.ok and "name[0]" in verdict.message
-    page = {"resourceType": "Bundle",
-            "link": [{"relation": r, "url": "u"} for r in ("self", "first", "last", "next")]}  # fmt: skip
+    page = {
+        "resourceType": "Bundle",
+        "link": [{"relation": r, "url": "u"} for r in ("self", "first", "last", "next")],
+    }
     assert navigation_links(page, True).ok
     assert not navigation_links(page, False).ok
     assert not navigation_links({"resourceType": "Bundle", "link": []}, True).ok
