@@ -68,7 +68,8 @@ def _fixed_uids(data: bytes, number: int, report: bool = False) -> bytes:
 def fixtures() -> dict[str, dict[str, str]]:
     files = [_fixed_uids(f, n) for n, f in enumerate(study_files(study()), 1)]
     ctype = f'multipart/related; type="application/dicom"; boundary={BOUNDARY}'
-    second = [_fixed_uids(f, n) for n, f in enumerate(study_files(study(SECOND_STUDY_UID, "MR")), 1)]
+    mr_files = study_files(study(SECOND_STUDY_UID, "MR"))
+    second = [_fixed_uids(f, n) for n, f in enumerate(mr_files, 1)]
     report = _fixed_uids(pdf_report(study()), 1, report=True)
     return {
         "stow-second-study.json": binary(multipart(second), ctype),
