@@ -48,7 +48,8 @@ def binary(data: bytes, content_type: str) -> dict[str, str]:
 
 
 def _uid(*parts: object) -> str:
-    """A fixed 2.25 UID from its parts (app.demo's UIDs are random under pydicom 3)."""
+    """A fixed 2.25 UID from its parts, pinned here so the fixtures never change when
+    app.demo's UID derivation does."""
     digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()[:16]
     return f"2.25.{int.from_bytes(digest, 'big')}"
 
