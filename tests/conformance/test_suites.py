@@ -25,11 +25,11 @@ def test_suite_is_consistent(path: Path) -> None:
     assert conformance.lint(conformance.load_script(path)) == []
 
 
-def test_pending_suites_exist_for_fhir_and_smart() -> None:
+def test_pending_suite_exists_for_smart() -> None:
     pending = {
         p.relative_to(conformance.SUITES).parts[1] for p in ALL_SCRIPTS if "pending" in p.parts
     }
-    assert {"fhir", "smart"} <= pending
+    assert {"smart"} <= pending
 
 
 def test_dicomweb_fixtures_are_current() -> None:
@@ -42,7 +42,7 @@ def test_dicomweb_fixtures_are_current() -> None:
 
 def test_suites_pass_against_image_share(live_server: LiveServer) -> None:
     suites = conformance.default_suites()
-    assert [p.name for p in suites] == ["dicomweb"]
+    assert [p.name for p in suites] == ["dicomweb", "fhir"]
     options = conformance.RunOptions(base=live_server.fhir, timeout=30)
     results = conformance.run_paths(suites, options)
     conformance.write_reports(results, live_server.fhir, REPORTS)
