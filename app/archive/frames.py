@@ -115,9 +115,14 @@ def _swap(data: bytes, bits: int) -> bytes:
 def _decoded_native(store: BlobStore, src: FrameSource, numbers: list[int]) -> Iterator[bytes]:
     """Deflated data sets and 1-bit pixels have no byte offsets: decode the frame instead."""
     bits = int(src.header.get("BitsAllocated", 16))
+    deflated = src.stored_syntax == ts.DEFLATED
     for n in numbers:
         with store.open(src.inst.blob_key) as fh:
-            arr = pixel_array(fh, index=n - 1, raw=True)
+            if deflated:  # the whole data set is one deflate stream: inflate it all
+                arr = dcmread(fh).pixel_array
+                arr = arr[n - 1] if src.number_of_frames > 1 else arr
+            else:
+                arr = pixel_array(fh, index=n - 1, raw=True)
         if bits == 1:
             yield pack_bits(arr)
         else:

@@ -17,9 +17,13 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi
 
+from app.archive.blobs import BlobStore
+from app.archive.frames import FrameSource, check_frames, decode_frame
+from app.archive.retrieve import StoredInstance
 from app.errors import InvalidInput
 
 JPEG = "image/jpeg"
@@ -197,3 +201,26 @@ def encode(images: list[Image.Image], media: str, quality: int) -> bytes:
     else:
         images[0].save(buf, "JPEG", quality=quality)
     return buf.getvalue()
+
+
+def render_frames(
+    store: BlobStore, src: FrameSource, numbers: list[int], options: RenderOptions
+) -> list[Image.Image]:
+    """Decode and render the given frames (1-based) of one instance."""
+    check_frames(src, numbers)
+    return [to_image(decode_frame(store, src, n), src.header, options) for n in numbers]
+
+
+def encapsulated_document(store: BlobStore, inst: StoredInstance) -> tuple[bytes, str] | None:
+    """An Encapsulated Document's bytes and MIME type (PS3.3 C.24.2), or None."""
+    if inst.pixel_data_vr is not None:
+        return None
+    with store.open(inst.blob_key) as fh:
+        ds = dcmread(fh, specific_tags=["EncapsulatedDocument", "MIMETypeOfEncapsulatedDocument"])
+    if "EncapsulatedDocument" not in ds:
+        return None
+    mime = str(ds.get("MIMETypeOfEncapsulatedDocument", "") or "application/octet-stream")
+    data = bytes(ds.EncapsulatedDocument)
+    if mime == "application/pdf" and data.endswith(b"\0"):
+        data = data.rstrip(b"\0")
+    return data, mime

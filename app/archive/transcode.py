@@ -22,8 +22,11 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate, get_frame
 from pydicom.pixels import compress, decompress
 from pydicom.uid import UID
+from sqlalchemy import select
+from sqlmodel import Session
 
 from app.archive import syntaxes as ts
+from app.archive.models import Instance
 from app.errors import NotAcceptable
 
 #: Pixel attributes a single frame needs to be decoded on its own (PS3.3 C.7.6.3).
@@ -65,6 +68,16 @@ class PixelTraits:
 
         has = any(t in obj for t in ("7FE00010", "7FE00008", "7FE00009"))
         return cls(has, first("00280101", 16), first("00280103", 0) == 1, first("00280002", 1))
+
+
+def traits_for(s: Session, sop_instance_uids: list[str]) -> dict[str, PixelTraits]:
+    """Pixel traits of stored instances, from their cached metadata."""
+    rows = s.execute(
+        select(Instance.SOPInstanceUID, Instance.metadata_json).where(
+            Instance.SOPInstanceUID.in_(sop_instance_uids)
+        )
+    )
+    return {uid: PixelTraits.from_metadata(meta) for uid, meta in rows}
 
 
 def can_write(target: str, traits: PixelTraits) -> bool:

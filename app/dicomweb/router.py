@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.dicomweb import delete, qido, stow, wado
+from app.dicomweb import delete, frames, qido, rendered, stow, wado
 from app.urls import DICOMWEB_PREFIX
 
 router = APIRouter(prefix=DICOMWEB_PREFIX, tags=["DICOMweb"])
@@ -12,4 +12,6 @@ router = APIRouter(prefix=DICOMWEB_PREFIX, tags=["DICOMweb"])
 router.include_router(qido.router)
 router.include_router(stow.router)
 router.include_router(wado.router)
+router.include_router(frames.router)
+router.include_router(rendered.router)
 router.include_router(delete.router)
