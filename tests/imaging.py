@@ -54,9 +54,7 @@ def parts(response: httpx.Response) -> list[tuple[str, bytes]]:
     for chunk in body.split(b"--" + boundary)[1:-1]:
         assert chunk.startswith(b"\r\n") and chunk.endswith(b"\r\n")
         head, _, data = chunk[2:-2].partition(b"\r\n\r\n")
-        headers = dict(
-            line.split(": ", 1) for line in head.decode("latin-1").split("\r\n") if line
-        )
+        headers = dict(line.split(": ", 1) for line in head.decode("latin-1").split("\r\n") if line)
         out.append((headers["Content-Type"], data))
     return out
 

@@ -81,9 +81,9 @@ async def _instance_level(
     numbers = parse_frame_list(frames) if frames is not None else None
     inst = await run_in_threadpool(_instance, archive, scope)
     if inst.pixel_data_vr is None:
-        choose_media(_accept(request), allow_pdf=True)
+        wanted = choose_media(_accept(request), allow_pdf=True)
         doc = await run_in_threadpool(rnd.encapsulated_document, archive.store, inst)
-        if doc is None:
+        if doc is None or doc[1] != wanted:
             raise NotFound("the instance has no pixel data to render")
         return Response(doc[0], media_type=doc[1])
     options = _options(

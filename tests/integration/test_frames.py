@@ -60,7 +60,9 @@ def test_native_frame_is_the_raw_little_endian_pixels(corpus) -> None:  # type: 
     server, ds = corpus
     r = get(frames_url(server, ds["ct"], "1"), OHIF_ACCEPT)
     assert r.status_code == 200
-    assert r.headers["content-type"].startswith('multipart/related; type="application/octet-stream"')
+    assert r.headers["content-type"].startswith(
+        'multipart/related; type="application/octet-stream"'
+    )
     [(ctype, data)] = parts(r)
     assert ctype == "application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1"
     assert data == ds["ct"].pixel_array.astype("<u2").tobytes()
@@ -72,7 +74,9 @@ def test_compressed_frames_as_stored_with_ohif_accept(corpus) -> None:  # type: 
     r = get(frames_url(server, j2k, "1,3,5"), OHIF_ACCEPT)
     assert r.status_code == 200
     got = parts(r)
-    assert [c for c, _ in got] == [f"application/octet-stream; transfer-syntax={JPEG2000Lossless}"] * 3
+    assert [c for c, _ in got] == [
+        f"application/octet-stream; transfer-syntax={JPEG2000Lossless}"
+    ] * 3
     expected = j2k.pixel_array
     for (_, data), index in zip(got, (0, 2, 4), strict=True):
         assert data[:4] == b"\xff\x4f\xff\x51"  # a J2K codestream (SOC, SIZ)
