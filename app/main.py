@@ -36,9 +36,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from app.demo import load_demo
 
             load_demo(archive)
+        dimse = None
+        if settings.dimse_port:
+            from app.dimse.scp import DimseServer
+
+            dimse = DimseServer.from_settings(archive, settings)
+            dimse.start()
         try:
             yield
         finally:
+            if dimse is not None:
+                dimse.stop()
             archive.close()
 
     app = FastAPI(title="Image Share", version="0.1.0", lifespan=lifespan)

@@ -85,3 +85,23 @@ def expected_gray(ds: Dataset, frame: int = 0, window: tuple[float, float] | Non
     center, width = window or (float(ds.WindowCenter), float(ds.WindowWidth))
     out = window_linear(values, center, width)
     return 255 - out if ds.PhotometricInterpretation == "MONOCHROME1" else out
+
+
+def require_tool(name: str, path: str | None = None) -> str:
+    """The path of an external tool (dcmtk, chromium). Missing: fail in CI, skip elsewhere.
+
+    CI (``CI=true``, set by the CI runner) installs these in ``.ci/run``; a missing one there is a
+    broken set-up, never a reason to pass quietly.
+    """
+    import os
+    import shutil
+
+    import pytest
+
+    found = path if path and os.path.exists(path) else shutil.which(name)
+    if found:
+        return found
+    message = f"{name} is not installed (Debian: see README, 'Test prerequisites')"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
