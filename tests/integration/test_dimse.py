@@ -157,6 +157,7 @@ def find_with_pynetdicom(server: LiveServer, query: Dataset) -> list[Dataset]:
         assoc.release()
 
 
+@pytest.mark.filterwarnings("ignore:Invalid value for VR UI")  # the deliberately bad UID
 def test_pynetdicom_store_statuses(server: LiveServer) -> None:
     spec = StudySpec(PatientSpec("DM-3", "Status^Test"), [SeriesSpec("CT", 1, 16, 16)])
     [data] = study_files(spec)
