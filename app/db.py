@@ -40,6 +40,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=60000")
+    # QIDO matching is case-sensitive except for person names, which use upper-cased columns.
+    cur.execute("PRAGMA case_sensitive_like=ON")
     cur.close()
 
 

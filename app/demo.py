@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -85,9 +86,15 @@ def _phantom(rows: int, columns: int, index: int, modality: str) -> np.ndarray:
     return img.astype(np.uint16)
 
 
+_UID_NAMESPACE = uuid.UUID("6f1b0c3e-6d1e-4e0b-9a57-2b1f0e0d6a11")
+
+
 def derived_uid(*parts: object) -> str:
-    """A UID derived from its parts (2.25 form), so a study regenerates identically."""
-    return str(generate_uid(None, [str(p) for p in parts]))
+    """A UID derived from its parts (2.25 form of a name-based UUID, PS3.5 B.2).
+
+    The same parts give the same UID, so a demo study regenerates identically.
+    """
+    return f"2.25.{uuid.uuid5(_UID_NAMESPACE, '|'.join(str(p) for p in parts)).int}"
 
 
 def _base(spec: StudySpec, sop_class: UID, modality: str, series_uid: str, sop_uid: str) -> Dataset:

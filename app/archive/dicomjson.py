@@ -25,6 +25,8 @@ BASE_PLACEHOLDER_BYTES = BASE_PLACEHOLDER.encode()
 
 _BINARY_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
 PIXEL_DATA_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
+#: Sent by reference whatever their size: viewers (OHIF) fetch these through the BulkDataURI.
+ALWAYS_BULK_TAGS = PIXEL_DATA_TAGS | {0x00420011}  # + Encapsulated Document
 
 #: Attributes of the Patient and Study levels (PS3.4 C.6.1.1.2-3 keys and the Patient,
 #: Patient Study, General Study and Clinical Trial Subject/Study modules of PS3.3).
@@ -171,7 +173,7 @@ def _element_json(elem: DataElement, path: str, threshold: int) -> dict[str, Any
     if vr in _BINARY_VRS:
         if elem.is_empty:
             return {"vr": vr}
-        if int(elem.tag) in PIXEL_DATA_TAGS or len(elem.value) > threshold:
+        if int(elem.tag) in ALWAYS_BULK_TAGS or len(elem.value) > threshold:
             return {"vr": vr, "BulkDataURI": path}
     return elem.to_json_dict(None, threshold)
 

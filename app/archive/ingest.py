@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from app.archive.blobs import BlobStore, TempBlob
@@ -110,30 +109,29 @@ class Ingestor:
             }
         try:
             results, replaced = self._index(batch)
-        except (IntegrityError, OperationalError) as exc:
-            # A concurrent request stored one of these first, or a lock timed out: retry one
-            # by one so each instance gets its own answer.
-            logger.info(
-                "batch index commit conflicted (%s); retrying per instance", type(exc).__name__
-            )
-            results, replaced = {}, []
-            for p in batch:
-                try:
-                    r, old = self._index([p])
-                except Exception:
-                    logger.exception("indexing one instance failed")
-                    r, old = (
-                        {
-                            id(p): _failed(
-                                p, StoreStatusValues.PROCESSING_FAILURE, "processing failure"
-                            )
-                        },
-                        [],
-                    )
-                results.update(r)
-                replaced.extend(old)
+        except Exception as exc:
+            # A concurrent request stored one of these first, a lock timed out, or one instance
+            # broke a hook: retry one by one so each instance gets its own answer.
+            logger.info("batch index commit failed (%s); retrying per instance", type(exc).__name__)
+            results, replaced = self._index_each(batch)
         self._cleanup(batch, results, replaced)
         return results
+
+    def _index_each(self, batch: list[Prepared]) -> tuple[dict[int, StoreResult], list[str]]:
+        results: dict[int, StoreResult] = {}
+        replaced: list[str] = []
+        for p in batch:
+            try:
+                r, old = self._index([p])
+            except Exception:
+                logger.exception("indexing one instance failed")
+                r, old = (
+                    {id(p): _failed(p, StoreStatusValues.PROCESSING_FAILURE, "processing failure")},
+                    [],
+                )
+            results.update(r)
+            replaced.extend(old)
+        return results, replaced
 
     def _existing(self, batch: list[Prepared]) -> dict[str, Instance]:
         uids = [p.parsed.sop_instance_uid for p in batch]
