@@ -1,8 +1,8 @@
 """C-FIND over the index (PS3.4 C.4.1, C.6.1 Patient Root and C.6.2 Study Root).
 
-Matching (PS3.4 C.2.2.2): single value, wildcard ``*``/``?``, list of UIDs (``\\``-separated) and
-date ranges on the indexed columns; empty keys are return keys. Response identifiers are built
-from the cached DICOM JSON of the matching rows, so C-FIND answers what QIDO answers.
+Matching (PS3.4 C.2.2.2) is QIDO's (``app.archive.matching``): single value, wildcard, UID
+list, date/time range on the indexed columns; empty keys are return keys. Response identifiers
+are built from the cached DICOM JSON of the matching rows, so C-FIND answers what QIDO answers.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from pydicom.dataset import Dataset
-from sqlalchemy import Select, func, literal, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
+from app.archive.matching import KEYS, condition
 from app.archive.models import Instance, Series, Study
 from app.errors import InvalidInput
 
@@ -24,28 +24,7 @@ LEVELS = ("PATIENT", "STUDY", "SERIES", "IMAGE")
 #: The most matches one C-FIND answers; a broader query is cut (and logged by the caller).
 MAX_MATCHES = 1000
 
-#: keyword -> (column, kind) for the keys we match on; kind: text, pn, uid, date, int.
-KEYS: dict[str, tuple[Any, str]] = {
-    "PatientID": (Study.PatientID, "text"),
-    "PatientName": (Study.patient_name_norm, "pn"),
-    "PatientBirthDate": (Study.PatientBirthDate, "date"),
-    "PatientSex": (Study.PatientSex, "text"),
-    "StudyInstanceUID": (Study.StudyInstanceUID, "uid"),
-    "StudyDate": (Study.StudyDate, "date"),
-    "StudyTime": (Study.StudyTime, "text"),
-    "AccessionNumber": (Study.AccessionNumber, "text"),
-    "StudyID": (Study.StudyID, "text"),
-    "StudyDescription": (Study.StudyDescription, "text"),
-    "ReferringPhysicianName": (Study.referring_physician_norm, "pn"),
-    "ModalitiesInStudy": (Study.ModalitiesInStudy, "modalities"),
-    "SeriesInstanceUID": (Series.SeriesInstanceUID, "uid"),
-    "Modality": (Series.Modality, "text"),
-    "SeriesNumber": (Series.SeriesNumber, "int"),
-    "SeriesDescription": (Series.SeriesDescription, "text"),
-    "SOPInstanceUID": (Instance.SOPInstanceUID, "uid"),
-    "SOPClassUID": (Instance.SOPClassUID, "uid"),
-    "InstanceNumber": (Instance.InstanceNumber, "int"),
-}
+_DEPTH = {"study": 1, "series": 2, "instance": 3}
 _LEVEL_OF_TABLE = {Study: 1, Series: 2, Instance: 3}
 #: Return keys kept as index columns rather than in the cached JSON.
 _COUNTS = {
@@ -54,38 +33,6 @@ _COUNTS = {
     "NumberOfStudyRelatedInstances": Study.NumberOfStudyRelatedInstances,
     "NumberOfSeriesRelatedInstances": Series.NumberOfSeriesRelatedInstances,
 }
-
-
-def _like(value: str) -> str:
-    escaped = value.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-    return escaped.replace("*", "%").replace("?", "_")
-
-
-def _condition(column: Any, kind: str, value: str) -> ColumnElement[bool]:
-    if kind == "pn":
-        value = value.upper()
-    if kind == "uid":
-        return column.in_([v for v in value.split("\\") if v])  # type: ignore[no-any-return]
-    if kind == "date" and "-" in value:
-        low, _, high = value.partition("-")
-        cond = column != ""
-        if low:
-            cond = cond & (column >= low)
-        if high:
-            cond = cond & (column <= high)
-        return cond  # type: ignore[no-any-return]
-    if kind == "int":
-        try:
-            return column == int(value)  # type: ignore[no-any-return]
-        except ValueError as exc:
-            raise InvalidInput(f"not an integer: {value!r}") from exc
-    if kind == "modalities":
-        padded = literal("\\") + column + literal("\\")
-        options = [padded.like(f"%\\{_like(v)}\\%", escape="!") for v in value.split("\\") if v]
-        return or_(*options)
-    if "*" in value or "?" in value:
-        return column.like(_like(value), escape="!")  # type: ignore[no-any-return]
-    return column == value  # type: ignore[no-any-return]
 
 
 def _value(ds: Dataset, keyword: str) -> str:
@@ -113,11 +60,12 @@ def build_query(identifier: Dataset) -> tuple[str, Select[Any]]:
         query = query.join(Series, Series.study_pk == Study.pk)
     if depth >= 3:
         query = query.join(Instance, Instance.series_pk == Series.pk)
-    for keyword, (column, kind) in KEYS.items():
+    for keyword, key in KEYS.items():
         value = _value(identifier, keyword)
-        table_depth = _LEVEL_OF_TABLE[column.class_]
-        if value and table_depth <= depth:
-            query = query.where(_condition(column, kind, value))
+        if value and _DEPTH[key.level] <= depth:
+            cond = condition(keyword, value, fuzzy=False)
+            if cond is not None:
+                query = query.where(cond)
     order = [Study.StudyDate, Study.pk]
     if level == "PATIENT":
         query = query.where(
