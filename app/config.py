@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     #: Calling AE titles allowed to associate; empty accepts any (a warning is logged).
     dimse_allowed_aes: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: Folder holding the OHIF viewer's built ``dist/`` (``make viewer``); /viewer is off without.
-    viewer_dir: Path = Path(".viewer/ohif/dist")
+    viewer_dir: Path = Path(".viewer/ohif/package/dist")
 
     @field_validator("base_url")
     @classmethod

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
-from app import dicomweb, error_handlers, health
+from app import dicomweb, error_handlers, health, viewer
 from app.archive.service import Archive
 from app.archive.sweep import clear_temp
 from app.config import Settings
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     error_handlers.install(app)
     app.include_router(health.router)
     app.include_router(dicomweb.router)
+    app.include_router(viewer.router)
     return app
 
 
