@@ -1,9 +1,9 @@
 """Prepare OHIF's prebuilt ``dist/`` (npm ``@ohif/app``) to be served under ``/viewer/``.
 
-The published build assumes it is served at ``/``: ``index.html`` links ``/app.bundle…js``, CSS
-loads fonts from ``url(/…)`` and webpack loads its chunks and workers from the public path ``"/"``. We rewrite those few places
-to ``/viewer/`` once at install time (``make viewer``) instead of on every request, so the
-files keep their content hashes' meaning and are served straight from disk.
+The published build assumes it is served at ``/``: ``index.html`` links ``/app.bundle…js``,
+CSS loads fonts from ``url(/…)`` and webpack loads its chunks and workers from the public path
+``"/"``. We rewrite those few places to ``/viewer/`` once at install time (``make viewer``)
+instead of on every request, so the files are served straight from disk.
 
 Run as ``python -m app.viewer.install DIST_DIR``.
 """
