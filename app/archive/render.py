@@ -126,6 +126,23 @@ def _first(value: Any) -> float:
 
 
 def _grayscale(arr: np.ndarray, ds: Dataset, options: RenderOptions) -> np.ndarray:
+    """Stored values to 8-bit display values; integer pixels go through a lookup table.
+
+    Every step is a function of the stored value alone, so for integer pixels the pipeline is
+    evaluated once per distinct value in the frame's range and applied by indexing, which is
+    several times faster than evaluating it per pixel on a 512x512 slice.
+    """
+    if arr.dtype.kind in "iu" and arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        if hi - lo < (1 << 20):
+            domain = np.arange(lo, hi + 1, dtype=np.int64)
+            lut = _grayscale_values(domain, ds, options)
+            out: np.ndarray = lut[arr.astype(np.int64) - lo]
+            return out
+    return _grayscale_values(arr, ds, options)
+
+
+def _grayscale_values(arr: np.ndarray, ds: Dataset, options: RenderOptions) -> np.ndarray:
     values = apply_modality_lut(arr, ds)
     if options.window is not None:
         out = window_to_8bit(values, options.window)

@@ -70,6 +70,16 @@ class PixelTraits:
         return cls(has, first("00280101", 16), first("00280103", 0) == 1, first("00280002", 1))
 
 
+def traits_of_header(header: Dataset) -> PixelTraits:
+    """Traits from an image header already read (frames, rendering)."""
+    return PixelTraits(
+        True,
+        int(header.get("BitsStored", 16) or 16),
+        int(header.get("PixelRepresentation", 0) or 0) == 1,
+        int(header.get("SamplesPerPixel", 1) or 1),
+    )
+
+
 def traits_for(s: Session, sop_instance_uids: list[str]) -> dict[str, PixelTraits]:
     """Pixel traits of stored instances, from their cached metadata."""
     rows = s.execute(

@@ -18,9 +18,15 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from app.archive import frames as archive_frames
 from app.archive import syntaxes as ts
 from app.archive.frames import FrameSource
-from app.archive.retrieve import Scope, StoredInstance, find_instances, find_metadata
+from app.archive.retrieve import Scope, StoredInstance, find_instances
 from app.archive.service import Archive
-from app.archive.transcode import PixelTraits, can_read, can_write, transcode_frames
+from app.archive.transcode import (
+    PixelTraits,
+    can_read,
+    can_write,
+    traits_of_header,
+    transcode_frames,
+)
 from app.deps import ArchiveDep
 from app.dicomweb import media
 from app.dicomweb.multipart import frame_parts, new_boundary
@@ -64,11 +70,11 @@ def _as_stored(stored: str) -> tuple[str, str]:
 
 
 def load_source(archive: Archive, scope: Scope) -> tuple[FrameSource, PixelTraits]:
-    """The instance's pixel layout (header read) and traits (cached metadata); blocking."""
+    """The instance's pixel layout and traits, from one index lookup and a header read."""
     with Session(archive.engine) as s:
         inst: StoredInstance = find_instances(s, scope)[0]
-        metadata = find_metadata(s, scope)[0][0]
-    return archive_frames.open_source(archive.store, inst), PixelTraits.from_metadata(metadata)
+    src = archive_frames.open_source(archive.store, inst)
+    return src, traits_of_header(src.header)
 
 
 def frames_response(
