@@ -1,4 +1,4 @@
-"""The ``imageshare`` command: serve | import | sweep (more subcommands join as they land)."""
+"""The ``imageshare`` command: serve | import | sweep | conformance (more join as they land)."""
 
 from __future__ import annotations
 
@@ -128,6 +128,81 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_vars(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--var takes NAME=VALUE, not {pair!r}")
+        out[name] = value
+    return out
+
+
+def cmd_conformance_run(args: argparse.Namespace) -> int:
+    """Run TestScripts against a server over HTTP; TestReports, summary table, exit code."""
+    import conformance
+
+    _setup_logging("WARNING")
+    try:
+        variables = _parse_vars(args.var)
+    except ValueError as exc:
+        sys.stderr.write(f"imageshare conformance run: {exc}\n")
+        return 2
+    suites = [Path(p) for p in args.suite] if args.suite else conformance.default_suites()
+    options = conformance.RunOptions(
+        base=args.base,
+        token=args.token,
+        variables=variables,
+        profiles_dir=Path(args.profiles),
+        timeout=args.timeout,
+    )
+    try:
+        results = conformance.run_paths(suites, options)
+    except conformance.ScriptError as exc:
+        sys.stderr.write(f"imageshare conformance run: {exc}\n")
+        return 2
+    if not results:
+        sys.stderr.write("imageshare conformance run: no TestScript found\n")
+        return 2
+    written = conformance.write_reports(results, args.base, Path(args.out))
+    _out(conformance.summary_table(results))
+    for line in conformance.problems(results):
+        _out(line)
+    _out(f"{len(written)} TestReport(s) in {args.out}")
+    return conformance.exit_code(results)
+
+
+def _add_conformance(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    conf = sub.add_parser("conformance", help="conformance testing with FHIR TestScripts")
+    conf_sub = conf.add_subparsers(dest="conformance_command", required=True)
+    run = conf_sub.add_parser(
+        "run", help="run TestScripts (JSON or XML) against a server and write TestReports"
+    )
+    run.add_argument("--base", required=True, help="FHIR base URL of the server under test")
+    run.add_argument(
+        "--suite",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="PATH",
+        help="TestScript files or folders (default: the bundled suites except pending/)",
+    )
+    run.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a TestScript variable (overrides its definition)",
+    )
+    run.add_argument("--token", help="bearer token sent on every request")
+    run.add_argument("--out", default="conformance/reports", help="folder for TestReports")
+    run.add_argument(
+        "--profiles", default="profiles", help="StructureDefinitions for validateProfileId"
+    )
+    run.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    run.set_defaults(handler=cmd_conformance_run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imageshare", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -153,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="remove leftovers of interrupted writes")
     sweep.add_argument("--older-than", type=float, default=600, help="seconds (default 600)")
     sweep.set_defaults(handler=cmd_sweep)
+
+    _add_conformance(sub)
     return parser
 
 

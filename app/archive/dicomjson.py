@@ -7,14 +7,16 @@ the bytes, so the stored JSON survives a change of ``IMAGESHARE_BASE_URL``.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from pydicom.datadict import keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
+from pydicom.jsonrep import convert_to_python_number
+from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag, Tag
 from pydicom.valuerep import VR as VR_
 
@@ -24,6 +26,7 @@ BASE_PLACEHOLDER = "@@IMAGESHARE_BASE_URL@@"
 BASE_PLACEHOLDER_BYTES = BASE_PLACEHOLDER.encode()
 
 _BINARY_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
+_NUMBER_STRING_VRS = {"IS", "DS"}
 PIXEL_DATA_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
 #: Sent by reference whatever their size: viewers (OHIF) fetch these through the BulkDataURI.
 ALWAYS_BULK_TAGS = PIXEL_DATA_TAGS | {0x00420011}  # + Encapsulated Document
@@ -166,16 +169,41 @@ def _dataset_json(ds: Dataset, path: str, threshold: int) -> dict[str, Any]:
 
 
 def _element_json(elem: DataElement, path: str, threshold: int) -> dict[str, Any]:
+    """One element as DICOM JSON (PS3.18 F.2), the same output as pydicom's ``to_json_dict``
+    for the VRs handled here, at a fraction of its cost (it dominates ingest CPU otherwise)."""
     vr = str(elem.VR)
     if vr == VR_.SQ:
         items = [_dataset_json(item, f"{path}/{i}", threshold) for i, item in enumerate(elem.value)]
         return {"vr": "SQ", "Value": items} if items else {"vr": "SQ"}
+    value = elem.value
     if vr in _BINARY_VRS:
-        if elem.is_empty:
+        if value is None or len(value) == 0:
             return {"vr": vr}
-        if int(elem.tag) in ALWAYS_BULK_TAGS or len(elem.value) > threshold:
+        if int(elem.tag) in ALWAYS_BULK_TAGS or len(value) > threshold:
             return {"vr": vr, "BulkDataURI": path}
-    return elem.to_json_dict(None, threshold)
+        return elem.to_json_dict(None, threshold)
+    if value is None or value == "":
+        return {"vr": vr}
+    values = list(value) if isinstance(value, MultiValue | list | tuple) else [value]
+    if not values:
+        return {"vr": vr}
+    if vr == "PN":
+        return {"vr": vr, "Value": [_pn_json(v) for v in values]}
+    if vr == "AT":
+        return {"vr": vr, "Value": [format(v, "08X") for v in values]}
+    if vr in _NUMBER_STRING_VRS:
+        return {"vr": vr, "Value": convert_to_python_number(values, vr)}
+    return {"vr": vr, "Value": values}
+
+
+def _pn_json(value: Any) -> dict[str, str]:
+    comps = value.components
+    out = {"Alphabetic": comps[0]}
+    if len(comps) > 1:
+        out["Ideographic"] = comps[1]
+    if len(comps) > 2:
+        out["Phonetic"] = comps[2]
+    return out
 
 
 def pixel_data_json(vr: str, uri_prefix: str, tag: int = 0x7FE00010) -> dict[str, Any]:
@@ -190,8 +218,12 @@ def subset(obj: dict[str, Any], tags: frozenset[int]) -> dict[str, Any]:
 
 
 def dumps(obj: Any) -> bytes:
-    """Compact UTF-8 JSON bytes."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact UTF-8 JSON bytes (orjson: several times faster than the standard library)."""
+    return orjson.dumps(obj)
+
+
+def loads(data: bytes) -> Any:
+    return orjson.loads(data)
 
 
 def parse_tag(text: str) -> BaseTag | None:

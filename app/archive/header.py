@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pydicom import dcmread
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.filewriter import correct_ambiguous_vr
@@ -27,6 +28,7 @@ from app.urls import instance_path
 _UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 _DATE_RE = re.compile(r"^\d{8}$")
 DEFLATED = "1.2.840.10008.1.2.1.99"
+IMPLICIT_OR_BIG_ENDIAN = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.2"}
 
 
 class InstanceRejected(Exception):
@@ -100,8 +102,9 @@ def read_header(path: Path, threshold: int) -> ParsedInstance:
     sop_class, sop_instance, study_uid, series_uid = uids
     if ts == DEFLATED:
         pixel = _deflated_pixel_entry(path)
-    with contextlib.suppress(Exception):  # ambiguous VRs then stay as read
-        correct_ambiguous_vr(ds, True)
+    if ts in IMPLICIT_OR_BIG_ENDIAN:  # explicit little endian files carry no ambiguous VRs
+        with contextlib.suppress(Exception):  # ambiguous VRs then stay as read
+            correct_ambiguous_vr(ds, ts != "1.2.840.10008.1.2.2")
     prefix = dicomjson.BASE_PLACEHOLDER + instance_path(study_uid, series_uid, sop_instance)
     obj = dicomjson.instance_json(ds, prefix, threshold)
     if pixel.get("vr"):
@@ -113,10 +116,10 @@ def read_header(path: Path, threshold: int) -> ParsedInstance:
         study_uid=study_uid,
         series_uid=series_uid,
         transfer_syntax_uid=ts,
-        patient=_patient_fields(ds),
-        study=_study_fields(ds),
-        series=_series_fields(ds),
-        instance=_instance_fields(ds),
+        patient=_patient_fields(obj),
+        study=_study_fields(obj),
+        series=_series_fields(obj),
+        instance=_instance_fields(obj),
         metadata_json=dicomjson.dumps(obj),
         study_json=dicomjson.dumps(dicomjson.subset(obj, dicomjson.STUDY_LEVEL_TAGS)),
         series_json=dicomjson.dumps(dicomjson.subset(obj, dicomjson.SERIES_LEVEL_TAGS)),
@@ -160,78 +163,93 @@ def _validate(ds: Dataset, ts: str) -> tuple[str, str, str, str]:
     return sop_class, sop_instance, str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID)
 
 
-def _text(ds: Dataset, keyword: str) -> str:
-    try:
-        value = ds.get(keyword, "")
-        if value is None:
-            return ""
-        if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
-            return "\\".join(str(v) for v in value)
-        return str(value).strip()
-    except Exception:
+def _key(keyword: str) -> str:
+    tag = tag_for_keyword(keyword)
+    assert tag is not None, keyword
+    return dicomjson.tag_key(tag)
+
+
+_KEYS: dict[str, str] = {}
+
+
+def _text(obj: dict[str, Any], keyword: str) -> str:
+    """An attribute's value as text from the DICOM JSON object ("" when absent or empty)."""
+    key = _KEYS.get(keyword) or _KEYS.setdefault(keyword, _key(keyword))
+    values = obj.get(key, {}).get("Value")
+    if not values:
         return ""
+    return "\\".join(_as_text(v) for v in values).strip()
 
 
-def _int(ds: Dataset, keyword: str) -> int | None:
+def _as_text(value: Any) -> str:
+    if isinstance(value, dict):  # a person name's component groups
+        groups = [value.get(g, "") for g in ("Alphabetic", "Ideographic", "Phonetic")]
+        while groups and not groups[-1]:
+            groups.pop()
+        return "=".join(groups)
+    return "" if value is None else str(value)
+
+
+def _int(obj: dict[str, Any], keyword: str) -> int | None:
     try:
-        value = ds.get(keyword)
-        return int(value) if value not in (None, "") else None
-    except Exception:
+        value = _text(obj, keyword)
+        return int(float(value)) if value else None
+    except ValueError:
         return None
 
 
-def _date(ds: Dataset, keyword: str) -> str:
-    value = _text(ds, keyword)
+def _date(obj: dict[str, Any], keyword: str) -> str:
+    value = _text(obj, keyword)
     return value if _DATE_RE.match(value) else ""
 
 
-def _patient_fields(ds: Dataset) -> dict[str, str]:
-    name = _text(ds, "PatientName")
+def _patient_fields(obj: dict[str, Any]) -> dict[str, str]:
+    name = _text(obj, "PatientName")
     return {
-        "PatientID": _text(ds, "PatientID"),
-        "IssuerOfPatientID": _text(ds, "IssuerOfPatientID"),
+        "PatientID": _text(obj, "PatientID"),
+        "IssuerOfPatientID": _text(obj, "IssuerOfPatientID"),
         "PatientName": name,
         "patient_name_norm": normalize_pn(name),
         "patient_name_fuzzy": fuzzy_pn(name),
-        "PatientBirthDate": _date(ds, "PatientBirthDate"),
-        "PatientSex": _text(ds, "PatientSex"),
+        "PatientBirthDate": _date(obj, "PatientBirthDate"),
+        "PatientSex": _text(obj, "PatientSex"),
     }
 
 
-def _study_fields(ds: Dataset) -> dict[str, Any]:
-    referrer = _text(ds, "ReferringPhysicianName")
+def _study_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    referrer = _text(obj, "ReferringPhysicianName")
     return {
-        "StudyDate": _date(ds, "StudyDate"),
-        "StudyTime": _text(ds, "StudyTime"),
-        "AccessionNumber": _text(ds, "AccessionNumber"),
-        "StudyID": _text(ds, "StudyID"),
-        "StudyDescription": _text(ds, "StudyDescription"),
+        "StudyDate": _date(obj, "StudyDate"),
+        "StudyTime": _text(obj, "StudyTime"),
+        "AccessionNumber": _text(obj, "AccessionNumber"),
+        "StudyID": _text(obj, "StudyID"),
+        "StudyDescription": _text(obj, "StudyDescription"),
         "ReferringPhysicianName": referrer,
         "referring_physician_norm": normalize_pn(referrer),
         "referring_physician_fuzzy": fuzzy_pn(referrer),
     }
 
 
-def _series_fields(ds: Dataset) -> dict[str, Any]:
+def _series_fields(obj: dict[str, Any]) -> dict[str, Any]:
     return {
-        "Modality": _text(ds, "Modality"),
-        "SeriesNumber": _int(ds, "SeriesNumber"),
-        "SeriesDescription": _text(ds, "SeriesDescription"),
-        "BodyPartExamined": _text(ds, "BodyPartExamined"),
-        "SeriesDate": _date(ds, "SeriesDate"),
-        "SeriesTime": _text(ds, "SeriesTime"),
-        "PerformedProcedureStepStartDate": _date(ds, "PerformedProcedureStepStartDate"),
-        "PerformedProcedureStepStartTime": _text(ds, "PerformedProcedureStepStartTime"),
+        "Modality": _text(obj, "Modality"),
+        "SeriesNumber": _int(obj, "SeriesNumber"),
+        "SeriesDescription": _text(obj, "SeriesDescription"),
+        "BodyPartExamined": _text(obj, "BodyPartExamined"),
+        "SeriesDate": _date(obj, "SeriesDate"),
+        "SeriesTime": _text(obj, "SeriesTime"),
+        "PerformedProcedureStepStartDate": _date(obj, "PerformedProcedureStepStartDate"),
+        "PerformedProcedureStepStartTime": _text(obj, "PerformedProcedureStepStartTime"),
     }
 
 
-def _instance_fields(ds: Dataset) -> dict[str, Any]:
+def _instance_fields(obj: dict[str, Any]) -> dict[str, Any]:
     return {
-        "InstanceNumber": _int(ds, "InstanceNumber"),
-        "Rows": _int(ds, "Rows"),
-        "Columns": _int(ds, "Columns"),
-        "BitsAllocated": _int(ds, "BitsAllocated"),
-        "NumberOfFrames": _int(ds, "NumberOfFrames"),
+        "InstanceNumber": _int(obj, "InstanceNumber"),
+        "Rows": _int(obj, "Rows"),
+        "Columns": _int(obj, "Columns"),
+        "BitsAllocated": _int(obj, "BitsAllocated"),
+        "NumberOfFrames": _int(obj, "NumberOfFrames"),
     }
 
 
@@ -252,7 +270,7 @@ def _pixel_data_position(fp: Any, pos: int, ts: str, ds: Dataset) -> dict[str, A
         return {}
     if implicit:
         (length,) = struct.unpack(end + "I", head[4:8])
-        bits = _int(ds, "BitsAllocated") or 16
+        bits = int(ds.get("BitsAllocated", 16) or 16)
         vr = "OW" if tag == 0x7FE00010 and bits > 8 else "OB"
         vr = {0x7FE00008: "OF", 0x7FE00009: "OD"}.get(tag, vr)
         offset = pos + 8

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -19,7 +19,7 @@ from sqlmodel import Session
 from app.archive.blobs import BlobStore, TempBlob
 from app.archive.header import InstanceRejected, ParsedInstance, read_header
 from app.archive.index import lock_or_create_series, lock_or_create_study, refresh_counts
-from app.archive.models import Instance, utcnow
+from app.archive.models import Instance, Series, Study, utcnow
 from app.archive.status import StoreOutcomeValues, StoreResult, StoreStatusValues
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,28 @@ class Prepared:
     def blob_key(self) -> str:
         p = self.parsed
         return f"{p.study_uid}/{p.series_uid}/{p.sop_instance_uid}.{self.temp.sha256[:16]}.dcm"
+
+
+@dataclass
+class _BatchContext:
+    """State of one index transaction: rows seen, parents locked, rows written."""
+
+    session: Session
+    rows: dict[str, Instance]
+    studies: dict[str, Study] = field(default_factory=dict)
+    series: dict[str, Series] = field(default_factory=dict)
+    written: list[tuple[Instance, ParsedInstance]] = field(default_factory=list)
+    touched: dict[int, set[int]] = field(default_factory=dict)
+
+    def parents(self, parsed: ParsedInstance) -> tuple[Study, Series]:
+        study = self.studies.get(parsed.study_uid)
+        if study is None:
+            study = self.studies[parsed.study_uid] = lock_or_create_study(self.session, parsed)
+        series = self.series.get(parsed.series_uid)
+        if series is None:
+            series = lock_or_create_series(self.session, parsed, study)
+            self.series[parsed.series_uid] = series
+        return study, series
 
 
 class Ingestor:
@@ -140,44 +162,43 @@ class Ingestor:
             return {r.SOPInstanceUID: r for r in rows}
 
     def _index(self, batch: list[Prepared]) -> tuple[dict[int, StoreResult], list[str]]:
-        """One transaction for the batch; returns results and blob keys no longer referenced."""
+        """One transaction for the batch; returns results and blob keys no longer referenced.
+
+        Rows are looked up in one query, parent rows once per study/series, and new instance
+        rows inserted in one flush: per-row round trips would dominate a large STOW.
+        """
         results: dict[int, StoreResult] = {}
         replaced: list[str] = []
-        touched: dict[int, set[int]] = {}
         with Session(self.engine, expire_on_commit=False) as s:
+            uids = [p.parsed.sop_instance_uid for p in batch]
+            rows = s.execute(select(Instance).where(Instance.SOPInstanceUID.in_(uids))).scalars()
+            ctx = _BatchContext(s, {r.SOPInstanceUID: r for r in rows})
             for p in sorted(batch, key=lambda b: (b.parsed.study_uid, b.parsed.series_uid)):
-                row = s.execute(
-                    select(Instance).where(Instance.SOPInstanceUID == p.parsed.sop_instance_uid)
-                ).scalar_one_or_none()
-                result, old_key = self._index_one(s, p, row, touched)
+                result, old_key = self._index_one(ctx, p)
                 results[id(p)] = result
                 if old_key:
                     replaced.append(old_key)
-            for study_pk, series_pks in touched.items():
+            s.flush()
+            for row, parsed in ctx.written:
+                for hook in self.hooks:
+                    hook(s, row, parsed)
+            for study_pk, series_pks in ctx.touched.items():
                 refresh_counts(s, study_pk, series_pks)
             s.commit()
         return results, replaced
 
-    def _index_one(
-        self, s: Session, p: Prepared, row: Instance | None, touched: dict[int, set[int]]
-    ) -> tuple[StoreResult, str | None]:
+    def _index_one(self, ctx: _BatchContext, p: Prepared) -> tuple[StoreResult, str | None]:
         parsed = p.parsed
+        row = ctx.rows.get(parsed.sop_instance_uid)
         if row is not None and row.sha256 == p.temp.sha256:
             return _ok(p, StoreOutcomeValues.DUPLICATE), None
         if row is not None and not self.overwrite:
-            return _failed(
-                p,
-                StoreStatusValues.DUPLICATE_SOP_INSTANCE,
-                "a different object is already stored under this SOP Instance UID",
-            ), None
-        study = lock_or_create_study(s, parsed)
-        series = lock_or_create_series(s, parsed, study)
+            reason = "a different object is already stored under this SOP Instance UID"
+            return _failed(p, StoreStatusValues.DUPLICATE_SOP_INSTANCE, reason), None
+        study, series = ctx.parents(parsed)
         if row is not None and (row.study_pk != study.pk or row.series_pk != series.pk):
-            return _failed(
-                p,
-                StoreStatusValues.DUPLICATE_SOP_INSTANCE,
-                "this SOP Instance UID is already stored in another study or series",
-            ), None
+            reason = "this SOP Instance UID is already stored in another study or series"
+            return _failed(p, StoreStatusValues.DUPLICATE_SOP_INSTANCE, reason), None
         assert study.pk is not None and series.pk is not None
         old_key = None
         if row is None:
@@ -187,18 +208,17 @@ class Ingestor:
                 study_pk=study.pk,
                 **_instance_values(p),
             )
+            ctx.rows[parsed.sop_instance_uid] = row
         else:
             old_key = row.blob_key
             for key, value in _instance_values(p).items():
                 setattr(row, key, value)
             row.created_at = utcnow()
-        s.add(row)
-        s.flush()
-        for hook in self.hooks:
-            hook(s, row, parsed)
-        touched.setdefault(study.pk, set()).add(series.pk)
+        ctx.session.add(row)
+        ctx.written.append((row, parsed))
+        ctx.touched.setdefault(study.pk, set()).add(series.pk)
         outcome = StoreOutcomeValues.REPLACED if old_key else StoreOutcomeValues.STORED
-        return _ok(p, outcome), old_key if old_key != row.blob_key else None
+        return _ok(p, outcome), old_key
 
     def _cleanup(
         self, batch: list[Prepared], results: dict[int, StoreResult], replaced: list[str]

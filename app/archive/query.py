@@ -7,7 +7,6 @@ attributes are added when the search is not scoped to that upper level.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,23 +106,41 @@ def search(s: Session, req: SearchRequest, base_url: str) -> SearchResult:
     rows = s.execute(query.offset(req.offset).limit(req.limit + 1)).all()
     more = len(rows) > req.limit
     build = {"study": _study_object, "series": _series_object, "instance": _instance_object}
-    objects = [build[req.level](row, req, base_url) for row in rows[: req.limit]]
+    shape = _Shape.of(req, base_url)
+    objects = [build[req.level](row, shape) for row in rows[: req.limit]]
     return SearchResult(objects, more)
 
 
+_STUDY_COLUMNS = (
+    Study.StudyInstanceUID,
+    Study.ModalitiesInStudy,
+    Study.study_json,
+    Study.NumberOfStudyRelatedSeries,
+    Study.NumberOfStudyRelatedInstances,
+)
+_SERIES_COLUMNS = (
+    Series.SeriesInstanceUID,
+    Series.NumberOfSeriesRelatedInstances,
+    Series.series_json,
+)
+
+
 def _base_query(req: SearchRequest) -> Select[*tuple[Any, ...]]:
+    """Only the columns the answer needs, as plain rows (no ORM objects: they cost more)."""
     query: Select[*tuple[Any, ...]]
     if req.level == "study":
-        query = select(Study).order_by(Study.pk)
+        query = select(*_STUDY_COLUMNS).order_by(Study.pk)
     elif req.level == "series":
         query = (
-            select(Series, Study)
+            select(*_STUDY_COLUMNS, *_SERIES_COLUMNS)
             .join(Study, Series.study_pk == Study.pk)
             .order_by(Study.pk, Series.SeriesNumber, Series.pk)
         )
     else:
         query = (
-            select(Instance, Series, Study)
+            select(
+                *_STUDY_COLUMNS, *_SERIES_COLUMNS, Instance.SOPInstanceUID, Instance.metadata_json
+            )
             .join(Series, Instance.series_pk == Series.pk)
             .join(Study, Instance.study_pk == Study.pk)
             .order_by(
@@ -137,98 +154,114 @@ def _base_query(req: SearchRequest) -> Select[*tuple[Any, ...]]:
     return query
 
 
-def _wanted(req: SearchRequest, defaults: frozenset[int]) -> set[int]:
-    matched = {t for k, _ in req.matches if (t := tag_for_keyword(k)) is not None}
-    return set(defaults) | req.include | matched
+@dataclass
+class _Shape:
+    """What each result object carries, worked out once per search (not per row)."""
+
+    req: SearchRequest
+    base_url: str
+    study_keys: frozenset[str]
+    series_keys: frozenset[str]
+    instance_keys: frozenset[str]
+    study_all: bool
+    series_all: bool
+
+    @classmethod
+    def of(cls, req: SearchRequest, base_url: str) -> _Shape:
+        matched = {t for k, _ in req.matches if (t := tag_for_keyword(k)) is not None}
+        extra = req.include | matched
+        study_defaults = req.level == "study" or req.study is None
+        series_defaults = req.level == "series" or req.series is None
+
+        def keys(defaults: frozenset[int], with_defaults: bool) -> frozenset[str]:
+            tags = (defaults | extra) if with_defaults else frozenset(req.include)
+            return frozenset(dicomjson.tag_key(t) for t in tags)
+
+        return cls(
+            req,
+            base_url,
+            keys(STUDY_DEFAULTS, study_defaults),
+            keys(SERIES_DEFAULTS, series_defaults),
+            keys(INSTANCE_DEFAULTS, True),
+            req.include_all and study_defaults,
+            req.include_all and series_defaults,
+        )
 
 
-def _pick(source: dict[str, Any], wanted: set[int], include_all: bool) -> dict[str, Any]:
-    if include_all:
+def _pick(source: dict[str, Any], keys: frozenset[str], everything: bool) -> dict[str, Any]:
+    if everything:
         return dict(source)
-    return {k: v for k, v in source.items() if int(k, 16) in wanted}
+    return {k: v for k, v in source.items() if k in keys}
 
 
-def _study_attrs(
-    study: Study,
-    req: SearchRequest,
-    base_url: str,
-    defaults: bool,
-) -> dict[str, Any]:
-    wanted = _wanted(req, STUDY_DEFAULTS) if defaults else set(req.include)
-    obj = _pick(json.loads(study.study_json), wanted, req.include_all and defaults)
-    computed = {
-        "00080056": {"vr": "CS", "Value": ["ONLINE"]},
-        "00080061": {"vr": "CS", "Value": study.ModalitiesInStudy.split("\\")}
-        if study.ModalitiesInStudy
-        else {"vr": "CS"},
-        "00201206": {"vr": "IS", "Value": [study.NumberOfStudyRelatedSeries]},
-        "00201208": {"vr": "IS", "Value": [study.NumberOfStudyRelatedInstances]},
-        "00081190": {"vr": "UR", "Value": [base_url + study_path(study.StudyInstanceUID)]},
-    }
+def _add(
+    obj: dict[str, Any], computed: dict[str, Any], keys: frozenset[str], everything: bool
+) -> None:
     for key, value in computed.items():
-        if (req.include_all and defaults) or int(key, 16) in wanted:
+        if everything or key in keys:
             obj[key] = value
+
+
+def _study_attrs(row: Any, shape: _Shape) -> dict[str, Any]:
+    obj = _pick(dicomjson.loads(row.study_json), shape.study_keys, shape.study_all)
+    modalities = row.ModalitiesInStudy.split("\\") if row.ModalitiesInStudy else None
+    _add(
+        obj,
+        {
+            "00080056": {"vr": "CS", "Value": ["ONLINE"]},
+            "00080061": {"vr": "CS", "Value": modalities} if modalities else {"vr": "CS"},
+            "00201206": {"vr": "IS", "Value": [row.NumberOfStudyRelatedSeries]},
+            "00201208": {"vr": "IS", "Value": [row.NumberOfStudyRelatedInstances]},
+            "00081190": {"vr": "UR", "Value": [shape.base_url + study_path(row.StudyInstanceUID)]},
+        },
+        shape.study_keys,
+        shape.study_all,
+    )
     return obj
 
 
-def _series_attrs(
-    series: Series, study: Study, req: SearchRequest, base_url: str, defaults: bool
-) -> dict[str, Any]:
-    wanted = _wanted(req, SERIES_DEFAULTS) if defaults else set(req.include)
-    obj = _pick(json.loads(series.series_json), wanted, req.include_all and defaults)
-    url = base_url + series_path(study.StudyInstanceUID, series.SeriesInstanceUID)
-    computed = {
-        "00201209": {"vr": "IS", "Value": [series.NumberOfSeriesRelatedInstances]},
-        "00081190": {"vr": "UR", "Value": [url]},
-    }
-    for key, value in computed.items():
-        if (req.include_all and defaults) or int(key, 16) in wanted:
-            obj[key] = value
+def _series_attrs(row: Any, shape: _Shape) -> dict[str, Any]:
+    obj = _pick(dicomjson.loads(row.series_json), shape.series_keys, shape.series_all)
+    url = shape.base_url + series_path(row.StudyInstanceUID, row.SeriesInstanceUID)
+    _add(
+        obj,
+        {
+            "00201209": {"vr": "IS", "Value": [row.NumberOfSeriesRelatedInstances]},
+            "00081190": {"vr": "UR", "Value": [url]},
+        },
+        shape.series_keys,
+        shape.series_all,
+    )
     return obj
 
 
-def _study_object(row: Any, req: SearchRequest, base_url: str) -> dict[str, Any]:
-    return _sorted(_study_attrs(row[0], req, base_url, True))
+def _study_object(row: Any, shape: _Shape) -> dict[str, Any]:
+    return _sorted(_study_attrs(row, shape))
 
 
-def _series_object(row: Any, req: SearchRequest, base_url: str) -> dict[str, Any]:
-    series, study = row
+def _series_object(row: Any, shape: _Shape) -> dict[str, Any]:
     # Unscoped series searches also return the study's default attributes (PS3.18 §10.6.3.3).
-    obj = _study_attrs(study, req, base_url, req.study is None)
-    obj.pop("00081190", None)
-    obj.update(_series_attrs(series, study, req, base_url, True))
+    obj = _study_attrs(row, shape)
+    obj.update(_series_attrs(row, shape))
     return _sorted(obj)
 
 
-def _instance_object(row: Any, req: SearchRequest, base_url: str) -> dict[str, Any]:
-    instance, series, study = row
-    obj = _study_attrs(study, req, base_url, req.study is None)
-    obj.update(_series_attrs(series, study, req, base_url, req.series is None))
-    wanted = _wanted(req, INSTANCE_DEFAULTS)
-    full = json.loads(
-        instance.metadata_json.replace(dicomjson.BASE_PLACEHOLDER_BYTES, base_url.encode())
+def _instance_object(row: Any, shape: _Shape) -> dict[str, Any]:
+    obj = _study_attrs(row, shape)
+    obj.update(_series_attrs(row, shape))
+    full = dicomjson.loads(
+        row.metadata_json.replace(dicomjson.BASE_PLACEHOLDER_BYTES, shape.base_url.encode())
     )
-    if req.include_all:
-        own = {
-            k: v
-            for k, v in full.items()
-            if int(k, 16) not in dicomjson.STUDY_LEVEL_TAGS
-            and int(k, 16) not in dicomjson.SERIES_LEVEL_TAGS
-        }
-        own.update(_pick(full, wanted, False))
-    else:
-        own = _pick(full, wanted, False)
+    own = _pick(full, shape.instance_keys, False)
+    if shape.req.include_all:
+        for key, value in full.items():
+            tag = int(key, 16)
+            if tag not in dicomjson.STUDY_LEVEL_TAGS and tag not in dicomjson.SERIES_LEVEL_TAGS:
+                own[key] = value
     obj.update(own)
     obj["00080056"] = {"vr": "CS", "Value": ["ONLINE"]}
-    obj["00081190"] = {
-        "vr": "UR",
-        "Value": [
-            base_url
-            + instance_path(
-                study.StudyInstanceUID, series.SeriesInstanceUID, instance.SOPInstanceUID
-            )
-        ],
-    }
+    path = instance_path(row.StudyInstanceUID, row.SeriesInstanceUID, row.SOPInstanceUID)
+    obj["00081190"] = {"vr": "UR", "Value": [shape.base_url + path]}
     return _sorted(obj)
 
 

@@ -6,7 +6,6 @@ Unknown query parameters are ignored (PS3.18 §8.3.4); a malformed value of a kn
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request
@@ -132,7 +131,7 @@ async def _qido(
     if not result.objects:
         response = Response(status_code=204)
     else:
-        body = json.dumps(result.objects, ensure_ascii=False, separators=(",", ":")).encode()
+        body = dicomjson.dumps(result.objects)
         response = Response(body, media_type=media.DICOM_JSON)
     for name, value in headers:
         response.headers.append(name, value)
