@@ -12,14 +12,15 @@ from collections.abc import Iterator
 
 import httpx
 import numpy as np
+import pydicom
 import pytest
 from PIL import Image
 from pydicom.dataset import Dataset
 from pydicom.uid import JPEG2000Lossless, JPEGBaseline8Bit, generate_uid
 
-from app.demo import PatientSpec, SeriesSpec, StudySpec
+from app.demo import PatientSpec, SeriesSpec, StudySpec, study_files
 from tests.conftest import LiveServer, run_server
-from tests.imaging import expected_gray, parts, store_study
+from tests.imaging import expected_gray, parts, store_study, stow
 
 NAMES = ["ct", "mono1", "signed", "rgb", "ybr", "jpeg_rgb", "multi", "pdf"]
 
@@ -197,3 +198,26 @@ def test_unknown_instance_is_404(corpus) -> None:  # type: ignore[no-untyped-def
     series = f"{server.dicomweb}/studies/{ct.StudyInstanceUID}/series/{ct.SeriesInstanceUID}"
     u = f"{series}/instances/1.2.3/rendered"
     assert fetch(u).status_code == 404
+
+
+def test_voi_lut_sequence_is_applied(corpus) -> None:  # type: ignore[no-untyped-def]
+    """An object with a VOI LUT Sequence and no window: the LUT decides (PS3.3 C.11.2.1.1)."""
+    server, _ = corpus
+    mr = StudySpec(PatientSpec("RD-2", "Lut^Test"), [SeriesSpec("MR", 1, 32, 32)])
+    [data] = study_files(mr)
+    obj = pydicom.dcmread(io.BytesIO(data))
+    del obj.WindowCenter, obj.WindowWidth
+    first, size = 200, 900
+    table = np.linspace(65535, 0, size).astype(np.uint16)  # an inverting LUT
+    item = Dataset()
+    item.LUTDescriptor = [size, first, 16]
+    item.LUTData = table.tolist()
+    item["LUTData"].VR = "US"
+    obj.VOILUTSequence = [item]
+    buf = io.BytesIO()
+    obj.save_as(buf)
+    stow(server, [buf.getvalue()])
+    got = image(fetch(url(server, obj)))
+    values = obj.pixel_array.astype(int)
+    expected = table[np.clip(values - first, 0, size - 1)].astype(float) * 255 / 65535
+    assert np.abs(got.astype(int) - np.rint(expected)).max() <= 1
