@@ -42,18 +42,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "Image Share on http://%s:%d (public base %s)", args.host, args.port, settings.base_url
     )
     parent_scp = _start_parent_scp(settings) if dimse_here else None
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        access_log=False,
-        log_level=settings.log_level.lower(),
-        proxy_headers=False,
-    )
-    if parent_scp is not None:
-        parent_scp.stop()
+    try:
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            access_log=False,
+            log_level=settings.log_level.lower(),
+            proxy_headers=False,
+        )
+    finally:
+        if parent_scp is not None:
+            parent_scp.stop()
     return 0
 
 

@@ -104,9 +104,13 @@ class DimseServer:
         logger.info("DIMSE SCP %s listening on %s:%d", self.ae_title, self.host, self.port)
 
     def stop(self) -> None:
+        """Close the listening socket and abort associations still open (a peer that never
+        releases would otherwise hold shutdown until its network timeout)."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server = None
+            server, self._server = self._server, None
+            server.shutdown()
+            for assoc in server.active_associations:
+                assoc.abort()
 
 
 #: We store what we receive as sent, so every syntax pynetdicom can negotiate is accepted.

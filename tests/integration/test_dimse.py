@@ -19,6 +19,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import JPEGLSLossless, generate_uid
 from pynetdicom import AE, StoragePresentationContexts
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    CTImageStorage,
     StudyRootQueryRetrieveInformationModelFind,
     Verification,
 )
@@ -245,3 +246,50 @@ def test_cli_flags_reach_the_settings(tmp_path: Path) -> None:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+@pytest.mark.slow
+def test_serve_with_workers_runs_one_scp(tmp_path: Path) -> None:
+    """``imageshare serve --workers 2 --dimse-port P``: the parent runs the SCP (workers would
+    fight over the port), and it stores into the same archive the workers serve."""
+    import os
+    import sys
+    import time
+
+    http_port, dimse = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGESHARE_")}
+    env.update(
+        IMAGESHARE_DATA_DIR=str(tmp_path / "data"),
+        IMAGESHARE_DATABASE_URL=f"sqlite:///{tmp_path / 'index.db'}",
+        IMAGESHARE_LOG_LEVEL="WARNING",
+    )
+    cmd = [sys.executable, "-m", "app.cli", "serve", "--port", str(http_port), "--workers", "2",
+           "--dimse-port", str(dimse), "--dimse-ae-title", AE_TITLE]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{http_port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, "serve did not start"
+            time.sleep(0.2)
+        ae = AE(ae_title="PYSCU")
+        ae.add_requested_context(Verification)
+        ae.add_requested_context(CTImageStorage)
+        assoc = ae.associate("127.0.0.1", dimse, ae_title=AE_TITLE)
+        assert assoc.is_established
+        spec = StudySpec(PatientSpec("DM-5", "Workers^Test"), [SeriesSpec("CT", 1, 16, 16)])
+        [data] = study_files(spec)
+        try:
+            assert assoc.send_c_echo().Status == 0
+            assert assoc.send_c_store(pydicom.dcmread(io.BytesIO(data))).Status == 0
+        finally:
+            assoc.release()
+        r = httpx.get(f"http://127.0.0.1:{http_port}/dicomweb/studies/{spec.study_uid}/metadata")
+        assert r.status_code == 200 and len(r.json()) == 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
