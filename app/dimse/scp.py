@@ -27,6 +27,7 @@ from pynetdicom.transport import ThreadedAssociationServer
 
 from app.archive.service import Archive
 from app.archive.status import StoreStatusValues
+from app.archive.syntaxes import SYNTAXES
 from app.config import Settings
 from app.dimse.find import run_find
 from app.errors import InvalidInput
@@ -113,24 +114,13 @@ class DimseServer:
                 assoc.abort()
 
 
-#: We store what we receive as sent, so every syntax pynetdicom can negotiate is accepted.
+#: We store what we receive as sent, so every syntax we know is accepted, plus HTJ2K (stored
+#: and returned as stored only).
 ALL_STORED_SYNTAXES = [
-    "1.2.840.10008.1.2",
-    "1.2.840.10008.1.2.1",
-    "1.2.840.10008.1.2.1.99",
-    "1.2.840.10008.1.2.2",
-    "1.2.840.10008.1.2.4.50",
-    "1.2.840.10008.1.2.4.51",
-    "1.2.840.10008.1.2.4.57",
-    "1.2.840.10008.1.2.4.70",
-    "1.2.840.10008.1.2.4.80",
-    "1.2.840.10008.1.2.4.81",
-    "1.2.840.10008.1.2.4.90",
-    "1.2.840.10008.1.2.4.91",
+    *SYNTAXES,
     "1.2.840.10008.1.2.4.201",
     "1.2.840.10008.1.2.4.202",
     "1.2.840.10008.1.2.4.203",
-    "1.2.840.10008.1.2.5",
 ]
 
 
@@ -150,7 +140,9 @@ def _handle_store(event: Event, archive: Archive) -> int:
         logger.exception("C-STORE processing failure")
         return STORE_STATUS[StoreStatusValues.PROCESSING_FAILURE]
     if result.failed:
-        logger.info("C-STORE refused (0x%04X): %s", int(result.status), result.reason)
+        # The reason can name UIDs: DEBUG only (docs/STYLE: logging).
+        logger.info("C-STORE refused with status 0x%04X", int(result.status))
+        logger.debug("C-STORE refusal reason: %s", result.reason)
     return STORE_STATUS.get(result.status, 0x0110)
 
 
@@ -174,7 +166,7 @@ def _handle_find(event: Event, archive: Archive) -> Iterator[tuple[int, Dataset 
                 return
             yield FIND_PENDING, match
     except InvalidInput as exc:
-        logger.info("C-FIND refused: %s", exc.message)
+        logger.debug("C-FIND refused: %s", exc.message)
         yield FIND_IDENTIFIER_INVALID, None
         return
     except Exception:
