@@ -1,4 +1,4 @@
-"""The ``imageshare`` command: serve | import | sweep | conformance (more join as they land)."""
+"""The ``imageshare`` command: serve | import | sweep | research | conformance …"""
 
 from __future__ import annotations
 
@@ -130,6 +130,89 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_research_deidentify(args: argparse.Namespace) -> int:
+    """PS3.15 Annex E research copies of files, folders and zip files, with a JSON report."""
+    from tqdm import tqdm
+
+    from app.errors import InvalidInput
+    from app.research import (
+        Profile,
+        deidentify_paths,
+        load_or_create_key,
+        load_safe_private,
+        new_key,
+        parse_options,
+        sources,
+    )
+
+    _setup_logging("WARNING")
+    out = Path(args.out)
+    report_path = Path(args.report) if args.report else out.with_name(out.name + "-report.json")
+    try:
+        options = parse_options([n for group in args.option for n in group.split(",")])
+        safe = load_safe_private(Path(args.safe_private)) if args.safe_private else frozenset()
+        profile = Profile(options, safe, frozenset(s.upper() for s in args.clean_pixel_source))
+        if args.project_key:
+            key, created = load_or_create_key(Path(args.project_key))
+            if created:
+                sys.stderr.write(f"created a new project key in {args.project_key}\n")
+        else:
+            key = new_key()
+            sys.stderr.write("no --project-key: pseudonyms will not match any other run\n")
+        total = len(sources([Path(p) for p in args.inputs]))
+    except (InvalidInput, FileNotFoundError) as exc:
+        sys.stderr.write(f"imageshare research deidentify: {exc}\n")
+        return 2
+    with tqdm(total=total, unit="file", desc="de-identifying", disable=args.quiet) as bar:
+        report = deidentify_paths(
+            [Path(p) for p in args.inputs],
+            out,
+            profile,
+            key,
+            workers=args.workers,
+            progress=bar.update,
+        )
+    report.write(report_path)
+    _out(
+        f"written: {report.count('written')}  quarantined: {report.count('quarantined')}  "
+        f"failed: {report.count('failed')}  report: {report_path}"
+    )
+    return 1 if report.count("failed") else 0
+
+
+def _add_research(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    research = sub.add_parser("research", help="research copies")
+    rsub = research.add_subparsers(dest="research_command", required=True)
+    deid = rsub.add_parser(
+        "deidentify", help="PS3.15 Annex E de-identified copies of files, folders, zip files"
+    )
+    deid.add_argument("--in", dest="inputs", nargs="+", required=True, metavar="PATH")
+    deid.add_argument("--out", required=True, metavar="DIR")
+    deid.add_argument("--profile", choices=["basic"], default="basic")
+    deid.add_argument(
+        "--option",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="e.g. retain-uids retain-longitudinal-modified-dates clean-descriptors "
+        "(space- or comma-separated, or repeated)",
+    )
+    deid.add_argument("--project-key", metavar="FILE", help="HMAC key; created if missing")
+    deid.add_argument("--report", metavar="FILE", help="JSON report (default DIR-report.json)")
+    deid.add_argument("--safe-private", metavar="FILE", help="JSON list for retain-safe-private")
+    deid.add_argument(
+        "--clean-pixel-source",
+        action="append",
+        default=[],
+        metavar="MODALITY|SOPCLASS",
+        help="sources the site vouches carry no burned-in text (e.g. US)",
+    )
+    deid.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1), help="processes")
+    deid.add_argument("--quiet", action="store_true", help="no progress bar")
+    deid.set_defaults(handler=cmd_research_deidentify)
+
+
 def _parse_vars(pairs: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs:
@@ -231,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--older-than", type=float, default=600, help="seconds (default 600)")
     sweep.set_defaults(handler=cmd_sweep)
 
+    _add_research(sub)
     _add_conformance(sub)
     return parser
 
