@@ -8,8 +8,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.config import Settings
+
+if TYPE_CHECKING:
+    from app.dimse.scp import DimseServer
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -30,23 +34,61 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.demo:
         os.environ["IMAGESHARE_DEMO"] = "true"
+    dimse_here = _dimse_env(args)
     settings = Settings()
     _setup_logging(settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logging.getLogger(__name__).info(
         "Image Share on http://%s:%d (public base %s)", args.host, args.port, settings.base_url
     )
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        access_log=False,
-        log_level=settings.log_level.lower(),
-        proxy_headers=False,
-    )
+    parent_scp = _start_parent_scp(settings) if dimse_here else None
+    try:
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            access_log=False,
+            log_level=settings.log_level.lower(),
+            proxy_headers=False,
+        )
+    finally:
+        if parent_scp is not None:
+            parent_scp.stop()
     return 0
+
+
+def _dimse_env(args: argparse.Namespace) -> bool:
+    """Pass the DIMSE flags to the app; True when this process must run the SCP itself.
+
+    With one worker the app's lifespan runs the SCP; with several, each worker would try to bind
+    the port, so the parent process runs it instead.
+    """
+    if args.dimse_ae_title:
+        os.environ["IMAGESHARE_DIMSE_AE_TITLE"] = args.dimse_ae_title
+    if args.dimse_allowed_aes:
+        os.environ["IMAGESHARE_DIMSE_ALLOWED_AES"] = args.dimse_allowed_aes
+    if args.dimse_port is None:
+        return False
+    os.environ.setdefault("IMAGESHARE_DIMSE_HOST", args.host)
+    if args.workers > 1:
+        os.environ.pop("IMAGESHARE_DIMSE_PORT", None)
+        os.environ["IMAGESHARE_PARENT_DIMSE_PORT"] = str(args.dimse_port)
+        return True
+    os.environ["IMAGESHARE_DIMSE_PORT"] = str(args.dimse_port)
+    return False
+
+
+def _start_parent_scp(settings: Settings) -> DimseServer:
+    from app.archive.service import Archive
+    from app.dimse.scp import DimseServer
+
+    port = int(os.environ["IMAGESHARE_PARENT_DIMSE_PORT"])
+    scp_settings = settings.model_copy(update={"dimse_port": port})
+    server = DimseServer.from_settings(Archive.open(scp_settings), scp_settings)
+    server.start()
+    return server
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -255,6 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--demo", action="store_true", help="load demo studies at start")
+    serve.add_argument("--dimse-port", type=int, help="run the DIMSE SCP on this port (e.g. 11112)")
+    serve.add_argument("--dimse-ae-title", help="the SCP's AE title (default IMAGESHARE)")
+    serve.add_argument(
+        "--dimse-allowed-aes", help="comma-separated calling AE titles allowed (default: any)"
+    )
     serve.set_defaults(handler=cmd_serve)
 
     imp = sub.add_parser("import", help="bulk-load DICOM files, folders and zip files")

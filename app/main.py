@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import dicomweb, error_handlers, fhir, health
+from app import dicomweb, error_handlers, fhir, health, viewer
 from app.archive.service import Archive
 from app.archive.sweep import clear_temp
 from app.config import Settings
@@ -37,9 +37,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from app.demo import load_demo
 
             load_demo(archive)
+        dimse = None
+        if settings.dimse_port:
+            from app.dimse.scp import DimseServer
+
+            dimse = DimseServer.from_settings(archive, settings)
+            dimse.start()
         try:
             yield
         finally:
+            if dimse is not None:
+                dimse.stop()
             archive.close()
 
     app = FastAPI(title="Image Share", version="0.1.0", lifespan=lifespan)
@@ -57,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(dicomweb.router)
     app.include_router(fhir.router)
+    app.include_router(viewer.router)
     return app
 
 
