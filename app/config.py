@@ -35,6 +35,31 @@ class Settings(BaseSettings):
     dimse_allowed_aes: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: Folder holding the OHIF viewer's built ``dist/`` (``make viewer``); /viewer is off without.
     viewer_dir: Path = Path(".viewer/ohif/package/dist")
+    #: PHR delivery (docs/phr-package.md): run the outbox worker inside the server (turn off
+    #: when ``imageshare worker`` runs it separately).
+    phr_worker: bool = True
+    #: Hold a push until this many hours after the study's first report (0: send at once).
+    phr_release_delay_hours: float = Field(default=0.0, ge=0)
+    phr_max_attempts: int = Field(default=12, ge=1)
+    #: Backoff after a network error or 5xx: base * 2^(attempt-1), capped, with jitter.
+    phr_retry_base_seconds: float = Field(default=30.0, gt=0)
+    phr_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    #: How long a worker holds a job without renewing its lease (a crashed worker's job is
+    #: taken over after this).
+    phr_lease_seconds: float = Field(default=60.0, gt=0)
+    phr_poll_seconds: float = Field(default=2.0, gt=0)
+    #: DICOM instances larger than this travel as several JWE parts (bounded memory).
+    phr_part_size: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    #: Lifetime of a pull manifest's file locations (SMART Health Links: at most an hour).
+    phr_pull_ttl_seconds: int = Field(default=3600, gt=0, le=3600)
+    phr_send_timeout_seconds: float = Field(default=300.0, gt=0)
+    #: How often a job waiting for its study's report looks again.
+    phr_report_poll_seconds: float = Field(default=600.0, gt=0)
+
+    @property
+    def phr_spool_dir(self) -> Path:
+        """Ciphertext only: encrypted push bodies waiting to be sent."""
+        return self.data_dir / "phr-spool"
 
     @field_validator("base_url")
     @classmethod

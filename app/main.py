@@ -15,6 +15,9 @@ from app import dicomweb, error_handlers, fhir, health, viewer
 from app.archive.service import Archive
 from app.archive.sweep import clear_temp
 from app.config import Settings
+from app.fhir.study_bundle import study_collection
+from app.phr import OutboxWorker, PhrService
+from app.phr import routes as phr_routes
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("imageshare.access")
@@ -37,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from app.demo import load_demo
 
             load_demo(archive)
+        worker = _start_phr(app, archive, settings)
         dimse = None
         if settings.dimse_port:
             from app.dimse.scp import DimseServer
@@ -48,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if dimse is not None:
                 dimse.stop()
+            if worker is not None:
+                worker.stop()
             archive.close()
 
     app = FastAPI(title="Image Share", version="0.1.0", lifespan=lifespan)
@@ -66,7 +72,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dicomweb.router)
     app.include_router(fhir.router)
     app.include_router(viewer.router)
+    app.include_router(phr_routes.router)
     return app
+
+
+def _start_phr(app: FastAPI, archive: Archive, settings: Settings) -> OutboxWorker | None:
+    """The PHR service (with the FHIR Bundle builder injected) and, unless it runs as
+    ``imageshare worker`` elsewhere, its outbox worker thread."""
+    phr = PhrService(archive.engine, archive.store, settings, study_collection)
+    app.state.phr = phr
+    if not settings.phr_worker:
+        return None
+    worker = OutboxWorker(phr)
+    phr.wake = worker.wake
+    worker.start()
+    return worker
 
 
 class AccessLog:

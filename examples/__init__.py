@@ -1,0 +1,1 @@
+"""Examples of software that talks to Image Share (not part of the server)."""
