@@ -15,12 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,20 +27,16 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.demo import PatientSpec, SeriesSpec, StudySpec, derived_uid, study_files
+from benchmarks import servers
 from benchmarks.orthanc import available as orthanc_available
 from benchmarks.orthanc import orthanc
+from benchmarks.servers import free_port
 
 OUT = Path(__file__).parent / "out"
 OHIF_FRAMES = "multipart/related; type=application/octet-stream; transfer-syntax=*"
 J2K_LOSSLESS = "1.2.840.10008.1.2.4.90"
 JLS_LOSSLESS = "1.2.840.10008.1.2.4.80"
 EXPLICIT = "1.2.840.10008.1.2.1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def corpus() -> tuple[StudySpec, list[bytes]]:
@@ -88,34 +80,8 @@ def _noisy(data: bytes, seed: int) -> bytes:
 @contextmanager
 def imageshare() -> Iterator[str]:
     """``imageshare serve`` in a fresh data folder (SQLite); yields its DICOMweb root."""
-    work = Path(tempfile.mkdtemp(prefix="imageshare-imgbench-"))
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGESHARE_")}
-    env.update(
-        {
-            "IMAGESHARE_DATA_DIR": str(work),
-            "IMAGESHARE_LOG_LEVEL": "WARNING",
-            "IMAGESHARE_BASE_URL": f"http://127.0.0.1:{port}",
-        }
-    )
-    cmd = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=env, cwd=Path(__file__).parents[1])
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("imageshare did not start")
-            time.sleep(0.2)
-        yield f"{base}/dicomweb"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+    with servers.imageshare() as (root, _pid):
+        yield root
 
 
 def stow(client: httpx.Client, root: str, files: list[bytes]) -> None:
