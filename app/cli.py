@@ -1,8 +1,9 @@
-"""The ``imageshare`` command: serve | import | sweep | research | conformance …"""
+"""The ``imageshare`` command: serve | import | sweep | research | conformance | phr | worker …"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -14,6 +15,7 @@ from app.config import Settings
 
 if TYPE_CHECKING:
     from app.dimse.scp import DimseServer
+    from app.phr import PhrService
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -288,6 +290,113 @@ def _add_conformance(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     run.set_defaults(handler=cmd_conformance_run)
 
 
+def _phr_service(settings: Settings) -> PhrService:
+    """The PHR service as the server builds it (FHIR Bundle builder injected)."""
+    from app.archive.service import Archive
+    from app.fhir.study_bundle import study_collection
+    from app.phr import PhrService
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    archive = Archive.open(settings)
+    return PhrService(archive.engine, archive.store, settings, study_collection)
+
+
+def cmd_phr_register(args: argparse.Namespace) -> int:
+    """Register a PHR: its public encryption keys and, for push, its endpoint."""
+    import json
+
+    from app.errors import ImageShareError
+    from app.phr import recipients
+
+    try:
+        jwks = json.loads(Path(args.jwks).read_text()) if args.jwks else None
+        token = Path(args.push_token_file).read_text().strip() if args.push_token_file else None
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"imageshare phr register: {exc}\n")
+        return 2
+    _setup_logging("WARNING")
+    svc = _phr_service(Settings())
+    spec = recipients.RecipientSpec(
+        args.name, jwks, args.jwks_uri, args.endpoint, args.client_id, token
+    )
+    try:
+        row = recipients.register(svc.engine, spec, svc.keys)
+    except ImageShareError as exc:
+        sys.stderr.write(f"imageshare phr register: {exc.message}\n")
+        return 2
+    svc.audit("phr.recipient.register", "success", "admin-cli", row.id, row.name)
+    _out(f"recipient id: {row.id}")
+    _out(f"keys: {', '.join(k.kid for k in svc.keys.keys(row.jwks, row.jwks_uri))}")
+    _out(f"push endpoint: {row.endpoint or '(none: pull only)'}")
+    return 0
+
+
+def cmd_phr_list(args: argparse.Namespace) -> int:
+    from app.phr import recipients
+
+    _setup_logging("WARNING")
+    svc = _phr_service(Settings())
+    for row in recipients.listing(svc.engine, include_disabled=True):
+        state = "disabled" if row.disabled else "active"
+        push, client = row.endpoint or "-", row.client_id or "-"
+        _out(f"{row.id}  {state:8}  {row.name}  push={push}  client={client}")
+    return 0
+
+
+def cmd_phr_disable(args: argparse.Namespace) -> int:
+    from app.errors import NotFound
+    from app.phr import recipients
+
+    _setup_logging("WARNING")
+    svc = _phr_service(Settings())
+    try:
+        recipients.set_disabled(svc.engine, args.id, True)
+    except NotFound as exc:
+        sys.stderr.write(f"imageshare phr disable: {exc.message}\n")
+        return 2
+    _out(f"disabled {args.id}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run the PHR outbox worker in the foreground until SIGINT/SIGTERM."""
+    import signal
+
+    from app.phr import OutboxWorker
+
+    settings = Settings()
+    _setup_logging(settings.log_level)
+    svc = _phr_service(settings)
+    worker = OutboxWorker(svc)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop(timeout=0))
+    logging.getLogger(__name__).info("PHR outbox worker %s running", worker.owner)
+    with contextlib.suppress(KeyboardInterrupt):
+        worker.run_forever()
+    return 0
+
+
+def _add_phr(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    phr = sub.add_parser("phr", help="PHR recipients (encrypted delivery)")
+    psub = phr.add_subparsers(dest="phr_command", required=True)
+    reg = psub.add_parser("register", help="register a PHR's keys and push endpoint")
+    reg.add_argument("--name", required=True)
+    keys = reg.add_mutually_exclusive_group(required=True)
+    keys.add_argument("--jwks", metavar="FILE", help="file with the PHR's public JWK Set")
+    keys.add_argument("--jwks-uri", metavar="URL", help="where the PHR publishes its JWK Set")
+    reg.add_argument("--endpoint", metavar="URL", help="push URL (omit for pull only)")
+    reg.add_argument("--client-id", help="the PHR's SMART client_id (needed for pull)")
+    reg.add_argument(
+        "--push-token-file", metavar="FILE", help="bearer token the PHR expects on pushes"
+    )
+    reg.set_defaults(handler=cmd_phr_register)
+    psub.add_parser("list", help="registered PHRs").set_defaults(handler=cmd_phr_list)
+    dis = psub.add_parser("disable", help="stop deliveries to a PHR")
+    dis.add_argument("id")
+    dis.set_defaults(handler=cmd_phr_disable)
+    worker = sub.add_parser("worker", help="run the PHR outbox worker on its own")
+    worker.set_defaults(handler=cmd_worker)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imageshare", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -316,6 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_research(sub)
     _add_conformance(sub)
+    _add_phr(sub)
     return parser
 
 
