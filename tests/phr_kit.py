@@ -187,7 +187,10 @@ def delivery(server: LiveServer, delivery_id: str) -> dict[str, Any]:
 
 
 def wait_until(
-    server: LiveServer, delivery_id: str, done: Callable[[dict[str, Any]], bool], timeout: float = 30
+    server: LiveServer,
+    delivery_id: str,
+    done: Callable[[dict[str, Any]], bool],
+    timeout: float = 30,
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:

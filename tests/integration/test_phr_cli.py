@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from app.cli import main
-
 from app.demo import study_files
 from examples.phr_receiver import keys as keyfile
 from tests import phr_kit

@@ -17,6 +17,7 @@ from fhir.resources.R4B.bundle import Bundle
 from jwcrypto import jwe
 from python_multipart.multipart import parse_options_header
 
+from app.demo import study_files
 from examples.phr_receiver import keys as keyfile
 from tests import phr_kit
 from tests.conftest import LiveServer, free_port, run_server
@@ -32,8 +33,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 def _store(server: LiveServer, patient: str = "PHR-P1") -> tuple[str, list[bytes]]:
     spec = phr_kit.multi_series(patient)
-    from app.demo import study_files
-
     files = list(study_files(spec))
     stow(server, files)
     return spec.study_uid, files
@@ -242,8 +241,6 @@ def test_only_ciphertext_on_disk_and_nothing_identifying_in_logs(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     spec = phr_kit.multi_series("PHR-SECRET-ID", "Secretname^Patient")
-    from app.demo import study_files
-
     files = list(study_files(spec))
     stow(server, files)
     receiver = make_receiver(tmp_path / "store", hold="before_answer")
@@ -283,7 +280,8 @@ def test_delivery_requests_are_checked(server: LiveServer, tmp_path: Path) -> No
     for body, status in cases:
         r = httpx.post(url, json=body)
         assert r.status_code == status, (body, r.text)
-    assert httpx.post(url, content=b"{", headers={"content-type": "application/json"}).status_code == 400
+    broken = httpx.post(url, content=b"{", headers={"content-type": "application/json"})
+    assert broken.status_code == 400
     assert httpx.get(f"{url}/0b8e3cbb-5d35-4a33-9b3c-6c0b4a3f4f4e").status_code == 404
     disabled = httpx.post(f"{server.url}/phr/recipients/{push}/disable")
     assert disabled.status_code == 200 and disabled.json()["disabled"] is True

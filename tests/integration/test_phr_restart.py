@@ -87,7 +87,7 @@ def study(size: str) -> StudySpec:
     series = [SeriesSpec("CT", 40, 512, 512)] if size == "large" else [SeriesSpec("CT", 3, 32, 32)]
     return StudySpec(
         PatientSpec(f"RESTART-{size}", "Restart^Rita", "19600101", "F"),
-        series + [SeriesSpec("MR", 2, 32, 32)],
+        [*series, SeriesSpec("MR", 2, 32, 32)],
         study_uid=str(generate_uid()),
         with_pdf_report=True,
     )
