@@ -24,7 +24,7 @@ from jwcrypto import jwk
 from jwcrypto.common import JWException
 
 from app.errors import InvalidInput
-from app.phr.jwe import algorithm_for
+from app.phr.jwe import algorithm_for, encrypt_file
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,10 @@ def _enc_key(i: int, entry: dict[str, Any]) -> RecipientKey:
         alg = algorithm_for(key)
     except InvalidInput as exc:
         raise InvalidInput(f"{where}: {exc.message}", "jwks") from exc
+    try:
+        encrypt_file(b"", key, "application/octet-stream")  # usable as published?
+    except (JWException, ValueError, TypeError) as exc:
+        raise InvalidInput(f"{where}: cannot encrypt for this key ({exc})", "jwks") from exc
     return RecipientKey(kid, alg, key)
 
 

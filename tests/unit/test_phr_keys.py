@@ -58,6 +58,7 @@ def _private(kty: str) -> dict[str, Any]:
         ({"keys": [{**public(), "kid": ""}]}, "needs a 'kid'"),
         ({"keys": [public(kid="a"), public(kid="a")]}, "unique"),
         ({"keys": [{**public(), "key_ops": ["verify"]}]}, "key_ops"),
+        ({"keys": [{**public(), "key_ops": ["deriveBits"]}]}, "cannot encrypt for this key"),
         ({"keys": [{**public(), "alg": "ECDH-ES"}]}, "ECDH-ES"),
         ({"keys": [{**public("RSA"), "alg": "RSA1_5"}]}, "RSA1_5"),
         ({"keys": [public("RSA", size=1024)]}, "2048"),
