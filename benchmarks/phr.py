@@ -132,15 +132,15 @@ def main() -> int:
     parser.add_argument("--mb", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--key", choices=["EC", "X25519", "RSA"], default="EC")
+    parser.add_argument("--dir", help="where the archive and spool live (default: /dev/shm)")
     parser.add_argument("--child", nargs=3, metavar=("DIR", "UID", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         folder, uid, mode = args.child
         print(json.dumps(run_once(Path(folder), uid, mode, args.key)))
         return 0
-    folder = Path(
-        tempfile.mkdtemp(prefix="phr-bench-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None)
-    )
+    shm = "/dev/shm" if Path("/dev/shm").is_dir() else None
+    folder = Path(tempfile.mkdtemp(prefix="phr-bench-", dir=args.dir or shm))
     try:
         started = time.perf_counter()
         uid = build(folder, args.mb)
