@@ -18,9 +18,12 @@ from sqlmodel import Session
 
 from app.phr import delivery, outbox
 from app.phr.models import ACTIVE_STATES, Delivery
+from app.phr.pull import purge_expired
 from app.phr.service import PhrService
 
 logger = logging.getLogger(__name__)
+#: How often expired pull packages (their file locations) are deleted, in seconds.
+PURGE_EVERY = 300.0
 
 
 class OutboxWorker:
@@ -61,8 +64,12 @@ class OutboxWorker:
 
     def _loop(self) -> None:
         poll = self.svc.settings.phr_poll_seconds
+        next_purge = 0.0
         while not self._stop.is_set():
             try:
+                if time.monotonic() >= next_purge:
+                    purge_expired(self.svc)
+                    next_purge = time.monotonic() + PURGE_EVERY
                 busy = self.run_once()
             except Exception as exc:
                 # The database may be briefly unreachable; keep the worker alive.
