@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 from jwcrypto import jwk
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from examples.phr_receiver.keys import public_jwks
 from examples.phr_receiver.unpack import Duplicate, PackageError, Unpacker
@@ -127,6 +128,9 @@ async def _receive(request: Request, config: ReceiverConfig) -> Answer:
         stored = await _unpack(request, boundary, unpacker, key)
     except Duplicate:
         return 200, {"status": "duplicate", "id": unpacker.package_id}
+    except ClientDisconnect:
+        # the sender went away mid-body (it will retry): nothing was kept
+        return _error(400, "the request body was cut off")
     except PackageError as exc:
         logger.warning("refused a package: %s", exc)
         return _error(400, str(exc))
