@@ -11,10 +11,15 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import dicomweb, error_handlers, health
+from app import dicomweb, error_handlers, health, portal
+from app.access.patients import resolver
 from app.archive.service import Archive
 from app.archive.sweep import clear_temp
 from app.config import Settings
+from smart import account_pages, pages
+from smart import routes as smart_routes
+from smart.config import SmartConfig
+from smart.server import SmartServer
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("imageshare.access")
@@ -28,6 +33,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         archive = Archive.open(settings)
         clear_temp(settings.tmp_dir)
         app.state.archive = archive
+        app.state.smart = SmartServer(
+            archive.engine, smart_config(settings), resolver(archive.engine)
+        )
         if settings.auth == "off":
             logger.warning(
                 "AUTHORIZATION IS OFF (IMAGESHARE_AUTH=off): every request is "
@@ -36,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.demo:
             from app.demo import load_demo
 
-            load_demo(archive)
+            load_demo(archive, app.state.smart)
         try:
             yield
         finally:
@@ -56,7 +64,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     error_handlers.install(app)
     app.include_router(health.router)
     app.include_router(dicomweb.router)
+    app.include_router(smart_routes.router)
+    app.include_router(pages.router)
+    app.include_router(account_pages.router)
+    app.include_router(portal.router)
     return app
+
+
+def smart_config(settings: Settings) -> SmartConfig:
+    return SmartConfig(
+        base_url=settings.base_url, secure_cookies=settings.base_url.startswith("https://")
+    )
 
 
 class AccessLog:
