@@ -74,7 +74,7 @@ def enrol(engine: Engine, patient_id: str, issuer: str, birth_date: str) -> Enro
     birth = normalise_birth_date(birth_date)
     code, selector, secret = hashing.new_access_code()
     expires = _now() + CODE_LIFETIME
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         user = s.exec(
             select(User).where(User.patient_id == patient_id, User.patient_issuer == issuer)
         ).first()
@@ -106,7 +106,7 @@ def claim(engine: Engine, code: str, birth_date: str, username: str, password: s
     birth = normalise_birth_date(birth_date)
     _check_new_credentials(username, password)
     selector, secret = parts
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         enrolment = s.get(Enrolment, selector)
         if enrolment is None or enrolment.used_at is not None or enrolment.expires_at < _now():
             audit.record(engine, "account.claim", outcome="failure", detail="unknown code")
@@ -149,7 +149,7 @@ def _check_new_credentials(username: str, password: str) -> None:
 
 def sign_in(engine: Engine, username: str, password: str) -> str:
     """Check a username and password; returns the user id. Locks after repeated failures."""
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         user = s.exec(select(User).where(User.username == username)).first()
         if user is None or user.password_hash is None:
             hashing.slow_verify(_DUMMY_HASH, password)
@@ -181,14 +181,14 @@ def sign_in(engine: Engine, username: str, password: str) -> str:
 
 
 def get_user(engine: Engine, user_id: str) -> User | None:
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         return s.get(User, user_id)
 
 
 def set_password(engine: Engine, user_id: str, username: str, password: str) -> None:
     """Give an account a username and password directly (the demo's ready-made account)."""
     _check_new_credentials(username, password)
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         user = s.get(User, user_id)
         if user is None:
             raise AccountError("no such account")

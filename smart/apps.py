@@ -27,7 +27,7 @@ class AuthorisedApp:
 
 
 def authorised(engine: Engine, user_id: str) -> list[AuthorisedApp]:
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         rows = s.exec(
             select(Grant, Client)
             .join(Client, col(Client.client_id) == col(Grant.client_id))
@@ -41,7 +41,7 @@ def authorised(engine: Engine, user_id: str) -> list[AuthorisedApp]:
 
 
 def revoke(engine: Engine, user_id: str, grant_id: str) -> None:
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         grant = s.get(Grant, grant_id)
         if grant is None or grant.user_id != user_id or grant.revoked_at is not None:
             raise AppNotFound(grant_id)
@@ -50,7 +50,7 @@ def revoke(engine: Engine, user_id: str, grant_id: str) -> None:
 
 def launchable(engine: Engine) -> list[tuple[str, str]]:
     """(client id, name) of apps that can be opened from the portal (have a launch URL)."""
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         rows = s.exec(
             select(Client).where(col(Client.launch_uri) != "", col(Client.disabled).is_(False))
         ).all()

@@ -97,7 +97,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         """Remember the jti until the assertion expires; a second sight is a replay."""
         expires = datetime.fromtimestamp(int(claims["exp"]) + self.leeway, UTC)
         try:
-            with Session(self.server.engine) as s:
+            with Session(self.server.engine, expire_on_commit=False) as s:
                 s.add(UsedAssertion(client_id=str(claims["sub"]), jti=str(jti), expires_at=expires))
                 s.commit()
         except IntegrityError:

@@ -173,7 +173,7 @@ def register(
         jwks_uri=jwks_uri,
         is_admin=is_admin,
     )
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         if s.get(Client, row.client_id) is not None:
             raise ClientError(f"client id {row.client_id} is taken")
         s.add(row)
@@ -187,7 +187,7 @@ def register(
 def get(engine: Engine, client_id: str | None) -> OAuthClient | None:
     if not client_id:
         return None
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         row = s.get(Client, client_id)
         if row is None or row.disabled:
             return None
@@ -197,7 +197,7 @@ def get(engine: Engine, client_id: str | None) -> OAuthClient | None:
 def new_registration_token(engine: Engine, lifetime: timedelta, uses: int = 1) -> str:
     """An RFC 7591 initial access token (printed once, stored as SHA-256)."""
     token = hashing.new_token()
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         s.add(
             RegistrationToken(
                 token_hash=hashing.sha256(token),
@@ -212,7 +212,7 @@ def new_registration_token(engine: Engine, lifetime: timedelta, uses: int = 1) -
 
 def use_registration_token(engine: Engine, token: str) -> bool:
     """Spend one use of an initial access token; atomic under concurrent requests."""
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         result = s.execute(
             update(RegistrationToken)
             .where(col(RegistrationToken.token_hash) == hashing.sha256(token))

@@ -173,7 +173,7 @@ class SmartOpenIDCode(OpenIDCode):  # type: ignore[misc]
         }
 
     def exists_nonce(self, nonce: str, request: Any) -> bool:
-        with Session(self.server.engine) as s:
+        with Session(self.server.engine, expire_on_commit=False) as s:
             found = s.exec(
                 select(AuthorizationCode).where(
                     AuthorizationCode.nonce == nonce,

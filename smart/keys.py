@@ -42,14 +42,14 @@ def _store(s: Session, key: RSAKey) -> None:
 
 def current(engine: Engine) -> RSAKey:
     """The newest active key, created on first use."""
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         row = s.exec(
             select(SigningKey)
             .where(col(SigningKey.retired_at).is_(None))
             .order_by(col(SigningKey.created_at).desc())
         ).first()
         if row is not None:
-            return RSAKey.import_key(row.private_jwk)
+            return RSAKey.import_key(json.loads(row.private_jwk))
         key = _new_key()
         _store(s, key)
         s.commit()
@@ -60,7 +60,7 @@ def current(engine: Engine) -> RSAKey:
 def rotate(engine: Engine) -> str:
     """Start signing with a new key; the old ones stay published for ``RETIRED_GRACE``."""
     key = _new_key()
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         for row in s.exec(select(SigningKey).where(col(SigningKey.retired_at).is_(None))):
             row.retired_at = _now()
             s.add(row)
@@ -74,13 +74,13 @@ def published(engine: Engine) -> KeySet:
     """Active keys and keys retired within the grace period (public parts only on export)."""
     current(engine)
     cutoff = _now() - RETIRED_GRACE
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         rows = s.exec(
             select(SigningKey).where(
                 (col(SigningKey.retired_at).is_(None)) | (col(SigningKey.retired_at) > cutoff)
             )
         ).all()
-        return KeySet([RSAKey.import_key(r.private_jwk) for r in rows])
+        return KeySet([RSAKey.import_key(json.loads(r.private_jwk)) for r in rows])
 
 
 def jwks(engine: Engine) -> dict[str, Any]:

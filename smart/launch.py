@@ -43,7 +43,7 @@ def start(
     if client is None or not client.launch_uri:
         raise LaunchError("That app cannot be opened from here.")
     value = hashing.new_token()
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         s.add(
             Launch(
                 id_hash=hashing.sha256(value),
@@ -63,7 +63,7 @@ def find(engine: Engine, value: str | None, client: Any) -> LaunchContext | None
     """The unexpired launch ``value`` made for this client."""
     if not value or client is None:
         return None
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         row = s.get(Launch, hashing.sha256(value))
         if row is None or row.expires_at < datetime.now(UTC):
             return None

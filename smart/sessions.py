@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from smart import hashing
 from smart.models import PendingAuthorization
@@ -49,7 +49,7 @@ def create(engine: Engine, user_id: str | None = None) -> SessionInfo:
         auth_time=auth_time,
         expires_at=_now() + LIFETIME,
     )
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         s.add(row)
         s.commit()
     return SessionInfo(cookie, row.id_hash, csrf, user_id, auth_time)
@@ -58,7 +58,7 @@ def create(engine: Engine, user_id: str | None = None) -> SessionInfo:
 def load(engine: Engine, cookie: str | None) -> SessionInfo | None:
     if not cookie:
         return None
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         row = s.get(BrowserSession, hashing.sha256(cookie))
         if row is None or row.expires_at < _now():
             return None
@@ -73,9 +73,11 @@ def sign_in(engine: Engine, old: SessionInfo | None, user_id: str) -> SessionInf
     """A fresh session for ``user_id``; pending requests of the old session move with it."""
     new = create(engine, user_id)
     if old is not None:
-        with Session(engine) as s:
-            for pending in s.query(PendingAuthorization).filter(
-                col(PendingAuthorization.session_hash) == old.id_hash
+        with Session(engine, expire_on_commit=False) as s:
+            for pending in s.exec(
+                select(PendingAuthorization).where(
+                    col(PendingAuthorization.session_hash) == old.id_hash
+                )
             ):
                 pending.session_hash = new.id_hash
                 s.add(pending)
@@ -85,7 +87,7 @@ def sign_in(engine: Engine, old: SessionInfo | None, user_id: str) -> SessionInf
 
 
 def end(engine: Engine, session: SessionInfo) -> None:
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         s.execute(delete(BrowserSession).where(col(BrowserSession.id_hash) == session.id_hash))
         s.commit()
 
@@ -93,7 +95,7 @@ def end(engine: Engine, session: SessionInfo) -> None:
 def save_pending(engine: Engine, session: SessionInfo, params: dict[str, Any]) -> str:
     """Keep a validated authorization request until the user has signed in and consented."""
     pending_id = hashing.new_token(18)
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         s.add(
             PendingAuthorization(
                 id=pending_id,
@@ -110,7 +112,7 @@ def load_pending(engine: Engine, session: SessionInfo | None, pending_id: str) -
     """The request's parameters, only for the browser session that started it (else {})."""
     if session is None or not pending_id:
         return {}
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         row = s.get(PendingAuthorization, pending_id)
         if row is None or row.expires_at < _now():
             return {}
@@ -121,6 +123,6 @@ def load_pending(engine: Engine, session: SessionInfo | None, pending_id: str) -
 
 
 def drop_pending(engine: Engine, pending_id: str) -> None:
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         s.execute(delete(PendingAuthorization).where(col(PendingAuthorization.id) == pending_id))
         s.commit()

@@ -112,7 +112,7 @@ def _now() -> datetime:
 
 def upsert_grant(engine: Engine, user_id: str, client_id: str, scope: str) -> str:
     """The active grant of this user to this client, created or updated to ``scope``."""
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         grant = s.exec(
             select(Grant).where(
                 Grant.user_id == user_id,
@@ -134,14 +134,14 @@ def upsert_grant(engine: Engine, user_id: str, client_id: str, scope: str) -> st
 def grant_active(engine: Engine, grant_id: str | None) -> bool:
     if grant_id is None:
         return True
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         grant = s.get(Grant, grant_id)
         return grant is not None and grant.revoked_at is None
 
 
 def revoke_grant(engine: Engine, grant_id: str, *, agent: str, reason: str) -> None:
     """End a grant and every token issued under it, at once."""
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         s.execute(
             update(Grant)
             .where(col(Grant.id) == grant_id, col(Grant.revoked_at).is_(None))
@@ -161,14 +161,14 @@ def revoke_grant(engine: Engine, grant_id: str, *, agent: str, reason: str) -> N
 
 def save_code(engine: Engine, code: str, row: AuthorizationCode) -> None:
     row.code_hash = hashing.sha256(code)
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         s.add(row)
         s.commit()
 
 
 def find_code(engine: Engine, code: str, client_id: str) -> StoredCode | None:
     """An unused, unexpired code of this client. A second use revokes the grant's tokens."""
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         row = s.get(AuthorizationCode, hashing.sha256(code))
         if row is None or row.client_id != client_id:
             return None
@@ -183,7 +183,7 @@ def find_code(engine: Engine, code: str, client_id: str) -> StoredCode | None:
 
 
 def spend_code(engine: Engine, code: StoredCode) -> None:
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         s.execute(
             update(AuthorizationCode)
             .where(col(AuthorizationCode.code_hash) == code.row.code_hash)
@@ -200,7 +200,7 @@ def save_token(engine: Engine, token: dict[str, Any], row: Token) -> Token:
     row.access_hash = hashing.sha256(token["access_token"])
     if token.get("refresh_token"):
         row.refresh_hash = hashing.sha256(token["refresh_token"])
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         s.add(row)
         s.commit()
         s.refresh(row)
@@ -211,7 +211,7 @@ def find_token(engine: Engine, value: str, hint: str | None = None) -> StoredTok
     """The token whose access (or refresh) value this is; the hint only orders the lookups."""
     digest = hashing.sha256(value)
     kinds = ["refresh", "access"] if hint == "refresh_token" else ["access", "refresh"]
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         for kind in kinds:
             column = Token.refresh_hash if kind == "refresh" else Token.access_hash
             row = s.exec(select(Token).where(column == digest)).first()
@@ -222,7 +222,7 @@ def find_token(engine: Engine, value: str, hint: str | None = None) -> StoredTok
 
 def revoke_token(engine: Engine, token: StoredToken, *, agent: str, reason: str) -> None:
     """Revoke the access and refresh token of one issue (RFC 7009 §2.1)."""
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         s.execute(
             update(Token)
             .where(col(Token.id) == token.row.id)
@@ -234,6 +234,6 @@ def revoke_token(engine: Engine, token: StoredToken, *, agent: str, reason: str)
 
 def retire_refresh(engine: Engine, token: StoredToken) -> None:
     """A refresh token is single-use: mark it spent after rotation (RFC 9700 §4.14.2)."""
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         s.execute(update(Token).where(col(Token.id) == token.row.id).values(refresh_revoked=True))
         s.commit()

@@ -39,7 +39,7 @@ def record(
 ) -> None:
     """Append one event; an audit failure is logged, never raised into the caller's request."""
     try:
-        with Session(engine) as s:
+        with Session(engine, expire_on_commit=False) as s:
             s.add(
                 AuditEvent(
                     action=action,
@@ -58,7 +58,7 @@ def recent(
     engine: Engine, *, action: str | None = None, entity: str | None = None, limit: int = 100
 ) -> list[AuditRecord]:
     """The newest events first, optionally filtered by action prefix or entity."""
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         query = select(AuditEvent).order_by(col(AuditEvent.pk).desc()).limit(limit)
         if action:
             query = query.where(col(AuditEvent.action).startswith(action))
