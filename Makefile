@@ -29,7 +29,7 @@ lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy app
+	$(BIN)/mypy app smart
 
 test: lint
 	$(BIN)/pytest

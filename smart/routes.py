@@ -3,6 +3,7 @@ discovery. The browser pages (authorize, sign-in, consent, claim) are in ``smart
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -57,6 +58,17 @@ async def register(request: Request) -> Response:
     )
     response.headers.update(NO_STORE)
     return response
+
+
+_STYLE = (Path(__file__).parent / "templates" / "style.css").read_bytes()
+
+
+@router.get("/oauth/style.css", include_in_schema=False)
+async def style() -> Response:
+    """The pages' stylesheet, served from here because their CSP forbids inline styles."""
+    return Response(
+        _STYLE, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"}
+    )
 
 
 @router.get("/oauth/jwks")
