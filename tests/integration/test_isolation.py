@@ -108,7 +108,7 @@ def search_paths(s: Stored) -> list[str]:
         f"{study}/series",
         f"{study}/instances",
         f"{study}/series/{s.series}/instances",
-        f"/studies?limit=1000&offset=0&includefield=00100020,00100021",
+        "/studies?limit=1000&offset=0&includefield=00100020,00100021",
     ]
 
 
@@ -158,10 +158,8 @@ def test_each_patient_still_sees_their_own(
                 kit.server.dicomweb + path, headers={**headers, "Accept": "application/dicom+json"}
             )
             assert (
-                r.status_code == 200
-                and stored.study.encode() in r.content
-                or stored.instance.encode() in r.content
-            ), (key, path)
+                r.status_code == 200 and stored.study.encode() in r.content
+            ) or stored.instance.encode() in r.content, (key, path)
 
 
 def test_etag_does_not_reveal_another_patients_study(

@@ -64,7 +64,7 @@ def test_scope_is_narrowed_to_what_the_client_may_have(kit: SmartKit, rs: Backen
 
 def test_alg_none_is_refused(kit: SmartKit, rs: Backend) -> None:
     good = kit.raw_assertion(rs)
-    head, body, _sig = good.split(".")
+    _head, body, _sig = good.split(".")
     import base64
 
     none_head = base64.urlsafe_b64encode(
@@ -177,7 +177,7 @@ def jwks_server() -> Iterator[tuple[str, dict[str, Any]]]:
     doc: dict[str, Any] = {"keys": []}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             body = json.dumps(doc).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

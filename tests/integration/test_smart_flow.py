@@ -15,7 +15,6 @@ from joserfc.jwk import KeySet
 from app.demo import study_files
 from tests import factory
 from tests.conftest import LiveServer
-from tests.integration.test_dicomweb_stow import stow
 from tests.smart_kit import PATIENT_SCOPE, Patient, SmartKit, bearer
 
 SITE_SCOPE = "system/ImagingStudy.cruds"
@@ -128,7 +127,6 @@ def _verify_id_token(server: LiveServer, id_token: str) -> dict[str, Any]:
 
 def test_standalone_launch_token_response(kit: SmartKit, alice: Patient) -> None:
     client_id = kit.public_client()
-    oauth = kit.oauth_client(client_id, scope=PATIENT_SCOPE)
     token = kit.authorize(client_id, alice)
     assert token["token_type"] == "Bearer"
     assert 0 < token["expires_in"] <= 3600
@@ -140,7 +138,6 @@ def test_standalone_launch_token_response(kit: SmartKit, alice: Patient) -> None
     assert claims["aud"] in (client_id, [client_id])
     assert claims["sub"] == alice.user_id
     assert claims["fhirUser"] == f"{kit.server.fhir}/Patient/{token['patient']}"
-    del oauth
 
 
 def test_token_response_headers(kit: SmartKit, alice: Patient) -> None:
@@ -157,7 +154,7 @@ def test_token_response_headers(kit: SmartKit, alice: Patient) -> None:
     from authlib.common.security import generate_token
 
     verifier = generate_token(48)
-    url, state = oauth.create_authorization_url(
+    url, _state = oauth.create_authorization_url(
         kit.authorize_url, code_verifier=verifier, aud=kit.server.fhir
     )
     with kit.browser() as b:
