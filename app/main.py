@@ -19,6 +19,7 @@ from app.config import Settings
 from smart import account_pages, pages
 from smart import routes as smart_routes
 from smart.config import SmartConfig
+from smart.maintenance import purge_expired
 from smart.server import SmartServer
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.smart = SmartServer(
             archive.engine, smart_config(settings), resolver(archive.engine)
         )
+        purge_expired(archive.engine)
         if settings.auth == "off":
             logger.warning(
                 "AUTHORIZATION IS OFF (IMAGESHARE_AUTH=off): every request is "

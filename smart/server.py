@@ -10,6 +10,7 @@ authlib does (all of it synchronous database work) runs in the thread pool.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import defaultdict
 from typing import Any
@@ -39,6 +40,10 @@ from smart.grants import (
     SmartOpenIDCode,
 )
 from smart.models import Token
+
+#: authlib logs whole token responses at DEBUG ("Issue token %r"): never let that reach a log,
+#: whatever level the operator chose (tokens must not be logged).
+logging.getLogger("authlib").setLevel(logging.INFO)
 
 #: Launch-context values that travel in the token response (SMART "Launch context arrives with
 #: your access_token").

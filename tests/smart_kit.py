@@ -124,11 +124,12 @@ class SmartKit:
         return httpx.Client(base_url=self.server.url, timeout=30)
 
     def sign_in(self, browser: httpx.Client, url: str, who: Patient) -> httpx.Response:
-        """Follow an authorize URL to the sign-in form and submit it; returns the consent page."""
+        """Follow an authorize (or sign-in) URL to the sign-in form and submit it; returns the
+        consent page."""
         r = browser.get(url)
-        assert r.status_code == 303, r.text
-        page = browser.get(r.headers["location"])
-        if r.headers["location"].startswith("/oauth/signin"):
+        location = r.headers["location"] if r.status_code == 303 else url
+        page = browser.get(location) if r.status_code == 303 else r
+        if "/oauth/signin" in location:
             r = browser.post(
                 "/oauth/signin",
                 data={

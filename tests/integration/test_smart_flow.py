@@ -297,3 +297,28 @@ def test_deny_redirects_with_access_denied(kit: SmartKit, alice: Patient) -> Non
     loc = done.headers["location"]
     assert loc.startswith("http://127.0.0.1:9/callback?")
     assert "error=access_denied" in loc and f"state={state}" in loc
+
+
+def test_authorize_by_post(kit: SmartKit, alice: Patient) -> None:
+    """SMART ``authorize-post``: the same request as a form POST."""
+    from authlib.common.security import generate_token
+
+    client_id = kit.public_client()
+    oauth = kit.oauth_client(client_id, scope=PATIENT_SCOPE)
+    verifier = generate_token(48)
+    url, state = oauth.create_authorization_url(
+        kit.authorize_url, code_verifier=verifier, aud=kit.server.fhir
+    )
+    params = dict(httpx.URL(url).params)
+    with kit.browser() as b:
+        r = b.post("/oauth/authorize", data=params)
+        assert r.status_code == 303 and r.headers["location"].startswith("/oauth/signin?")
+        page = kit.sign_in(b, r.headers["location"], alice)
+        done = kit.consent(b, page)
+    token = oauth.fetch_token(
+        kit.token_url,
+        authorization_response=done.headers["location"],
+        code_verifier=verifier,
+        state=state,
+    )
+    assert token["patient"]

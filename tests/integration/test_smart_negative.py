@@ -270,3 +270,22 @@ def test_unsupported_grant_type(kit: SmartKit, app_id: str) -> None:
     )
     assert r.status_code == 400
     assert r.json()["error"] in ("unsupported_grant_type", "unauthorized_client")
+
+
+def test_refusals_are_audited_and_purge_keeps_live_rows(
+    kit: SmartKit, app_id: str, bob: Patient
+) -> None:
+    httpx.post(
+        kit.token_url,
+        data={"grant_type": "authorization_code", "code": "nope", "client_id": app_id},
+    )
+    refusals = recent(kit.engine, action="oauth.refuse")
+    assert refusals and refusals[0].outcome == "failure" and "invalid_grant" in refusals[0].detail
+    from smart.maintenance import purge_expired
+
+    token = kit.authorize(app_id, bob)
+    purge_expired(kit.engine)
+    assert httpx.get(f"{kit.server.dicomweb}/studies", headers=bearer(token)).status_code in (
+        200,
+        204,
+    )
