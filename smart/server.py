@@ -172,6 +172,8 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
         else:
             assert who is not None
             context = dict(who.context)
+        # The resource server this token is for (SMART: checked on every request).
+        context["aud"] = self.config.fhir_base
         for key in RESPONSE_CONTEXT:
             if key in context:
                 token[key] = context[key]

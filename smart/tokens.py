@@ -35,8 +35,9 @@ class TokenRejected(Exception):
     """Why a token is not usable: safe to put in ``WWW-Authenticate`` error_description."""
 
 
-def verify(engine: Engine, value: str) -> AccessToken:
-    """The active access token ``value``; raises TokenRejected (invalid/expired/revoked)."""
+def verify(engine: Engine, value: str, audience: str) -> AccessToken:
+    """The active access token ``value`` issued for ``audience`` (our FHIR base URL); raises
+    TokenRejected when it is unknown, revoked, expired or meant for another server."""
     token = store.find_token(engine, value, "access_token")
     if token is None or token.as_refresh:
         raise TokenRejected("The access token is not recognised.")
@@ -45,6 +46,8 @@ def verify(engine: Engine, value: str) -> AccessToken:
     if token.expires_at <= int(time.time()):
         raise TokenRejected("The access token expired.")
     ctx = token.context
+    if ctx.get("aud") != audience:
+        raise TokenRejected("The access token was issued for another server.")
     kind: Kind = ctx.get("kind", "patient")
     identity = ctx.get("patient_identity")
     return AccessToken(

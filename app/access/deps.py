@@ -18,6 +18,7 @@ from app.access.principal import Principal
 from app.access.tokens import principal_for_token
 from app.deps import ArchiveDep, SettingsDep
 from app.errors import Forbidden, Unauthorized
+from app.urls import fhir_base
 
 
 def _bearer(request: Request) -> str | None:
@@ -34,7 +35,8 @@ async def get_principal(request: Request, settings: SettingsDep, archive: Archiv
     token = _bearer(request)
     if token is None:
         raise Unauthorized("This request needs a bearer access token.")
-    return await run_in_threadpool(principal_for_token, archive.engine, token)
+    audience = fhir_base(settings.base_url)
+    return await run_in_threadpool(principal_for_token, archive.engine, token, audience)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -9,10 +9,11 @@ from app.errors import Unauthorized
 from smart import tokens
 
 
-def principal_for_token(engine: Engine, value: str) -> Principal:
-    """Verify an access token issued by ``smart``; raises Unauthorized (RFC 6750 invalid_token)."""
+def principal_for_token(engine: Engine, value: str, audience: str) -> Principal:
+    """Verify an access token issued by ``smart`` for ``audience`` (our FHIR base URL); raises
+    Unauthorized (RFC 6750 invalid_token)."""
     try:
-        token = tokens.verify(engine, value)
+        token = tokens.verify(engine, value, audience)
     except tokens.TokenRejected as exc:
         raise Unauthorized(str(exc), "invalid_token") from exc
     identities = frozenset([token.patient_identity]) if token.patient_identity else frozenset()

@@ -289,3 +289,12 @@ def test_refusals_are_audited_and_purge_keeps_live_rows(
         200,
         204,
     )
+
+
+def test_token_for_another_audience_is_refused(kit: SmartKit, app_id: str, bob: Patient) -> None:
+    from smart.tokens import TokenRejected, verify
+
+    token = kit.authorize(app_id, bob)
+    assert verify(kit.engine, token["access_token"], kit.server.fhir).patient == token["patient"]
+    with pytest.raises(TokenRejected):
+        verify(kit.engine, token["access_token"], "https://other.example/fhir")
