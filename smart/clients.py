@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from app import audit
-from smart import hashing, scopes
+from smart import client_keys, hashing, scopes
 from smart.models import Client, RegistrationToken
 
 PUBLIC = "none"
@@ -115,6 +115,35 @@ def _check_uri(uri: str, what: str) -> None:
         raise ClientError(f"{what} must be an absolute http(s) URL without a fragment: {uri}")
 
 
+def _check_metadata(
+    redirect_uris: list[str], launch_uri: str, jwks: dict[str, Any] | None, jwks_uri: str | None
+) -> None:
+    for uri in [*redirect_uris, *([launch_uri] if launch_uri else [])]:
+        _check_uri(uri, "redirect/launch URI")
+    if jwks_uri:
+        _check_uri(jwks_uri, "jwks_uri")
+    if jwks is not None:
+        try:
+            client_keys.parse(jwks)
+        except client_keys.KeyFetchError as exc:
+            raise ClientError(f"jwks: {exc}") from exc
+    if jwks is None and jwks_uri is None and not redirect_uris:
+        raise ClientError("a public or symmetric client needs at least one redirect URI")
+
+
+def _checked_scopes(scope: str, *, backend: bool) -> list[str]:
+    asked = scopes.split(scope)
+    if not asked:
+        raise ClientError("a client needs at least one scope")
+    try:
+        parsed = [scopes.validate(item) for item in asked]
+    except scopes.InvalidScope as exc:
+        raise ClientError(str(exc)) from exc
+    if backend and any(c is None or c.context != "system" for c in parsed):
+        raise ClientError("a backend services client (no redirect URI) takes system/ scopes only")
+    return asked
+
+
 def register(
     engine: Engine,
     name: str,
@@ -131,27 +160,9 @@ def register(
 ) -> Registered:
     """Create a client of the kind its arguments describe; returns id (and secret once)."""
     redirect_uris = redirect_uris or []
-    for uri in [*redirect_uris, *([launch_uri] if launch_uri else [])]:
-        _check_uri(uri, "redirect/launch URI")
-    if jwks_uri:
-        _check_uri(jwks_uri, "jwks_uri")
-    asked = scopes.split(scope)
-    if not asked:
-        raise ClientError("a client needs at least one scope")
-    try:
-        for item in asked:
-            scopes.validate(item)
-    except scopes.InvalidScope as exc:
-        raise ClientError(str(exc)) from exc
-    if jwks is not None and not isinstance(jwks.get("keys"), list):
-        raise ClientError('jwks must be a JSON Web Key Set ({"keys": [...]})')
+    _check_metadata(redirect_uris, launch_uri, jwks, jwks_uri)
     asymmetric = jwks is not None or jwks_uri is not None
-    if not asymmetric and not redirect_uris:
-        raise ClientError("a public or symmetric client needs at least one redirect URI")
-    if not redirect_uris and any(
-        c is None or c.context != "system" for c in (scopes.validate(x) for x in asked)
-    ):
-        raise ClientError("a backend services client (no redirect URI) takes system/ scopes only")
+    asked = _checked_scopes(scope, backend=not redirect_uris)
     secret = hashing.new_token() if confidential and not asymmetric else None
     if asymmetric:
         method = ASYMMETRIC

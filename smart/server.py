@@ -167,13 +167,7 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
         client: OAuthClient = request.client
         grant_type = request.payload.grant_type
         who: store.Authorizer | None = request.user
-        if grant_type == "client_credentials":
-            context: dict[str, Any] = {"kind": "admin" if client.is_admin else "system"}
-        else:
-            assert who is not None
-            context = dict(who.context)
-        # The resource server this token is for (SMART: checked on every request).
-        context["aud"] = self.config.fhir_base
+        context = self._context(client, who)
         for key in RESPONSE_CONTEXT:
             if key in context:
                 token[key] = context[key]
@@ -203,6 +197,16 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
             entity=saved.grant_id or saved.id,
             detail=f"{grant_type}: {token['scope']}"[:500],
         )
+
+    def _context(self, client: OAuthClient, who: store.Authorizer | None) -> dict[str, Any]:
+        """What the token stands for: the launch context, or the backend client's kind."""
+        if who is None:
+            context: dict[str, Any] = {"kind": "admin" if client.is_admin else "system"}
+        else:
+            context = dict(who.context)
+        # The resource server this token is for (SMART: checked on every request).
+        context["aud"] = self.config.fhir_base
+        return context
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         assert isinstance(request, OAuth2Request)
