@@ -5,7 +5,11 @@ BIN = $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test lint install install-test clean
+# The OHIF viewer served at /viewer: npm package @ohif/app's prebuilt dist/ (see docs/dependencies.md).
+OHIF_VERSION ?= 3.13.2
+VIEWER = .viewer/ohif
+
+.PHONY: run test lint install install-test viewer clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,17 +26,26 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-run: install
+$(VIEWER)/.installed-$(OHIF_VERSION): | $(VENV)/.installed
+	rm -rf $(VIEWER) && mkdir -p $(VIEWER)
+	cd $(VIEWER) && npm pack --silent @ohif/app@$(OHIF_VERSION) >/dev/null \
+		&& tar xzf ohif-app-$(OHIF_VERSION).tgz && rm -f ohif-app-$(OHIF_VERSION).tgz
+	$(BIN)/python -m app.viewer.install $(VIEWER)/package/dist
+	touch $@
+
+viewer: $(VIEWER)/.installed-$(OHIF_VERSION)
+
+run: install viewer
 	$(BIN)/imageshare serve --demo --host $(HOST) --port $(PORT)
 
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy app smart
+	$(BIN)/mypy app smart conformance
 
-test: lint
+test: lint viewer
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data .viewer .pytest_cache .mypy_cache .ruff_cache

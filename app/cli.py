@@ -1,4 +1,5 @@
-"""The ``imageshare`` command: serve | import | sweep | patients | clients | keys."""
+"""The ``imageshare`` command: serve | import | sweep | research | conformance | patients |
+clients | keys."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from app import cli_access
 from app.config import Settings
+
+if TYPE_CHECKING:
+    from app.dimse.scp import DimseServer
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -31,23 +36,61 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.demo:
         os.environ["IMAGESHARE_DEMO"] = "true"
+    dimse_here = _dimse_env(args)
     settings = Settings()
     _setup_logging(settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logging.getLogger(__name__).info(
         "Image Share on http://%s:%d (public base %s)", args.host, args.port, settings.base_url
     )
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        access_log=False,
-        log_level=settings.log_level.lower(),
-        proxy_headers=False,
-    )
+    parent_scp = _start_parent_scp(settings) if dimse_here else None
+    try:
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            access_log=False,
+            log_level=settings.log_level.lower(),
+            proxy_headers=False,
+        )
+    finally:
+        if parent_scp is not None:
+            parent_scp.stop()
     return 0
+
+
+def _dimse_env(args: argparse.Namespace) -> bool:
+    """Pass the DIMSE flags to the app; True when this process must run the SCP itself.
+
+    With one worker the app's lifespan runs the SCP; with several, each worker would try to bind
+    the port, so the parent process runs it instead.
+    """
+    if args.dimse_ae_title:
+        os.environ["IMAGESHARE_DIMSE_AE_TITLE"] = args.dimse_ae_title
+    if args.dimse_allowed_aes:
+        os.environ["IMAGESHARE_DIMSE_ALLOWED_AES"] = args.dimse_allowed_aes
+    if args.dimse_port is None:
+        return False
+    os.environ.setdefault("IMAGESHARE_DIMSE_HOST", args.host)
+    if args.workers > 1:
+        os.environ.pop("IMAGESHARE_DIMSE_PORT", None)
+        os.environ["IMAGESHARE_PARENT_DIMSE_PORT"] = str(args.dimse_port)
+        return True
+    os.environ["IMAGESHARE_DIMSE_PORT"] = str(args.dimse_port)
+    return False
+
+
+def _start_parent_scp(settings: Settings) -> DimseServer:
+    from app.archive.service import Archive
+    from app.dimse.scp import DimseServer
+
+    port = int(os.environ["IMAGESHARE_PARENT_DIMSE_PORT"])
+    scp_settings = settings.model_copy(update={"dimse_port": port})
+    server = DimseServer.from_settings(Archive.open(scp_settings), scp_settings)
+    server.start()
+    return server
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -89,124 +132,162 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _engine() -> Any:
-    from app.archive.service import Archive
+def cmd_research_deidentify(args: argparse.Namespace) -> int:
+    """PS3.15 Annex E research copies of files, folders and zip files, with a JSON report."""
+    from tqdm import tqdm
 
-    settings = Settings()
+    from app.errors import InvalidInput
+    from app.research import (
+        Profile,
+        deidentify_paths,
+        load_or_create_key,
+        load_safe_private,
+        new_key,
+        parse_options,
+        sources,
+    )
+
     _setup_logging("WARNING")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Archive.open(settings).engine
-
-
-def cmd_patients_enroll(args: argparse.Namespace) -> int:
-    """Print the one-time access code a patient uses, with their birth date, to claim an account."""
-    from app.access.patients import resolver
-    from smart import accounts
-
-    engine = _engine()
+    out = Path(args.out)
+    report_path = Path(args.report) if args.report else out.with_name(out.name + "-report.json")
     try:
-        enrolled = accounts.enrol(engine, args.patient_id, args.issuer, args.birth_date)
-    except accounts.AccountError as exc:
-        sys.stderr.write(f"imageshare patients enroll: {exc}\n")
+        options = parse_options([n for group in args.option for n in group.split(",")])
+        safe = load_safe_private(Path(args.safe_private)) if args.safe_private else frozenset()
+        profile = Profile(options, safe, frozenset(s.upper() for s in args.clean_pixel_source))
+        if args.project_key:
+            key, created = load_or_create_key(Path(args.project_key))
+            if created:
+                sys.stderr.write(f"created a new project key in {args.project_key}\n")
+        else:
+            key = new_key()
+            sys.stderr.write("no --project-key: pseudonyms will not match any other run\n")
+        total = len(sources([Path(p) for p in args.inputs]))
+    except (InvalidInput, FileNotFoundError) as exc:
+        sys.stderr.write(f"imageshare research deidentify: {exc}\n")
         return 2
-    resolver(engine)(args.patient_id, args.issuer, accounts.normalise_birth_date(args.birth_date))
-    _out(f"access code: {enrolled.access_code}")
-    _out(f"valid until: {enrolled.expires_at:%Y-%m-%d}")
-    _out("Give it to the patient with the address of the sign-up page (/oauth/claim).")
-    return 0
-
-
-def cmd_clients_register(args: argparse.Namespace) -> int:
-    import json
-
-    from smart import clients
-
-    jwks = None
-    if args.jwks:
-        try:
-            jwks = json.loads(Path(args.jwks).read_text())
-        except (OSError, ValueError) as exc:
-            sys.stderr.write(f"imageshare clients register: cannot read --jwks: {exc}\n")
-            return 2
-    engine = _engine()
-    try:
-        reg = clients.register(
-            engine,
-            args.name,
-            scope=args.scope,
-            redirect_uris=args.redirect_uri,
-            jwks=jwks,
-            jwks_uri=args.jwks_uri,
-            confidential=args.confidential,
-            launch_uri=args.launch_uri or "",
-            is_admin=args.admin,
+    with tqdm(total=total, unit="file", desc="de-identifying", disable=args.quiet) as bar:
+        report = deidentify_paths(
+            [Path(p) for p in args.inputs],
+            out,
+            profile,
+            key,
+            workers=args.workers,
+            progress=bar.update,
         )
-    except clients.ClientError as exc:
-        sys.stderr.write(f"imageshare clients register: {exc}\n")
+    report.write(report_path)
+    _out(
+        f"written: {report.count('written')}  quarantined: {report.count('quarantined')}  "
+        f"failed: {report.count('failed')}  report: {report_path}"
+    )
+    return 1 if report.count("failed") else 0
+
+
+def _add_research(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    research = sub.add_parser("research", help="research copies")
+    rsub = research.add_subparsers(dest="research_command", required=True)
+    deid = rsub.add_parser(
+        "deidentify", help="PS3.15 Annex E de-identified copies of files, folders, zip files"
+    )
+    deid.add_argument("--in", dest="inputs", nargs="+", required=True, metavar="PATH")
+    deid.add_argument("--out", required=True, metavar="DIR")
+    deid.add_argument("--profile", choices=["basic"], default="basic")
+    deid.add_argument(
+        "--option",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="e.g. retain-uids retain-longitudinal-modified-dates clean-descriptors "
+        "(space- or comma-separated, or repeated)",
+    )
+    deid.add_argument("--project-key", metavar="FILE", help="HMAC key; created if missing")
+    deid.add_argument("--report", metavar="FILE", help="JSON report (default DIR-report.json)")
+    deid.add_argument("--safe-private", metavar="FILE", help="JSON list for retain-safe-private")
+    deid.add_argument(
+        "--clean-pixel-source",
+        action="append",
+        default=[],
+        metavar="MODALITY|SOPCLASS",
+        help="sources the site vouches carry no burned-in text (e.g. US)",
+    )
+    deid.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1), help="processes")
+    deid.add_argument("--quiet", action="store_true", help="no progress bar")
+    deid.set_defaults(handler=cmd_research_deidentify)
+
+
+def _parse_vars(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--var takes NAME=VALUE, not {pair!r}")
+        out[name] = value
+    return out
+
+
+def cmd_conformance_run(args: argparse.Namespace) -> int:
+    """Run TestScripts against a server over HTTP; TestReports, summary table, exit code."""
+    import conformance
+
+    _setup_logging("WARNING")
+    try:
+        variables = _parse_vars(args.var)
+    except ValueError as exc:
+        sys.stderr.write(f"imageshare conformance run: {exc}\n")
         return 2
-    _out(f"client_id: {reg.client_id}")
-    if reg.client_secret:
-        _out(f"client_secret: {reg.client_secret}  (shown once; store it now)")
-    _out(f"token_endpoint_auth_method: {reg.client.auth_method}")
-    _out(f"grant_types: {' '.join(reg.client.grant_types)}")
-    return 0
-
-
-def cmd_clients_initial_token(args: argparse.Namespace) -> int:
-    from datetime import timedelta
-
-    from smart import clients
-
-    engine = _engine()
-    token = clients.new_registration_token(engine, timedelta(hours=args.hours), args.uses)
-    _out(f"initial access token: {token}")
-    _out("Send it as 'Authorization: Bearer …' to POST /oauth/register (RFC 7591).")
-    return 0
-
-
-def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    from smart import keys
-
-    kid = keys.rotate(_engine())
-    _out(f"now signing with key {kid}; earlier keys stay published for a grace period")
-    return 0
-
-
-def _add_access_commands(sub: Any) -> None:
-    patients = sub.add_parser("patients", help="patient accounts").add_subparsers(
-        dest="patients_command", required=True
+    suites = [Path(p) for p in args.suite] if args.suite else conformance.default_suites()
+    options = conformance.RunOptions(
+        base=args.base,
+        token=args.token,
+        variables=variables,
+        profiles_dir=Path(args.profiles),
+        timeout=args.timeout,
     )
-    enroll = patients.add_parser("enroll", help="print a one-time access code for a patient")
-    enroll.add_argument("--patient-id", required=True)
-    enroll.add_argument("--issuer", default="", help="Issuer of Patient ID (default none)")
-    enroll.add_argument("--birth-date", required=True, help="YYYY-MM-DD")
-    enroll.set_defaults(handler=cmd_patients_enroll)
+    try:
+        results = conformance.run_paths(suites, options)
+    except conformance.ScriptError as exc:
+        sys.stderr.write(f"imageshare conformance run: {exc}\n")
+        return 2
+    if not results:
+        sys.stderr.write("imageshare conformance run: no TestScript found\n")
+        return 2
+    written = conformance.write_reports(results, args.base, Path(args.out))
+    _out(conformance.summary_table(results))
+    for line in conformance.problems(results):
+        _out(line)
+    _out(f"{len(written)} TestReport(s) in {args.out}")
+    return conformance.exit_code(results)
 
-    clients = sub.add_parser("clients", help="SMART apps and backend services").add_subparsers(
-        dest="clients_command", required=True
-    )
-    reg = clients.add_parser("register", help="register an app; prints its client_id")
-    reg.add_argument("--name", required=True)
-    reg.add_argument("--redirect-uri", action="append", default=[])
-    keys_group = reg.add_mutually_exclusive_group()
-    keys_group.add_argument("--jwks", help="file with the client's public JWK Set")
-    keys_group.add_argument("--jwks-uri", help="URL of the client's public JWK Set")
-    reg.add_argument("--scope", required=True, help='e.g. "launch/patient patient/*.rs"')
-    reg.add_argument("--confidential", action="store_true", help="issue a client secret")
-    reg.add_argument("--launch-uri", help="app launch URL for 'open in app' from the portal")
-    reg.add_argument("--admin", action="store_true", help="backend client acting as admin")
-    reg.set_defaults(handler=cmd_clients_register)
-    initial = clients.add_parser("initial-token", help="RFC 7591 initial access token")
-    initial.add_argument("--hours", type=float, default=24)
-    initial.add_argument("--uses", type=int, default=1)
-    initial.set_defaults(handler=cmd_clients_initial_token)
 
-    keys = sub.add_parser("keys", help="token signing keys").add_subparsers(
-        dest="keys_command", required=True
+def _add_conformance(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    conf = sub.add_parser("conformance", help="conformance testing with FHIR TestScripts")
+    conf_sub = conf.add_subparsers(dest="conformance_command", required=True)
+    run = conf_sub.add_parser(
+        "run", help="run TestScripts (JSON or XML) against a server and write TestReports"
     )
-    keys.add_parser("rotate", help="start signing with a new key").set_defaults(
-        handler=cmd_keys_rotate
+    run.add_argument("--base", required=True, help="FHIR base URL of the server under test")
+    run.add_argument(
+        "--suite",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="PATH",
+        help="TestScript files or folders (default: the bundled suites except pending/)",
     )
+    run.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a TestScript variable (overrides its definition)",
+    )
+    run.add_argument("--token", help="bearer token sent on every request")
+    run.add_argument("--out", default="conformance/reports", help="folder for TestReports")
+    run.add_argument(
+        "--profiles", default="profiles", help="StructureDefinitions for validateProfileId"
+    )
+    run.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    run.set_defaults(handler=cmd_conformance_run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -218,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--demo", action="store_true", help="load demo studies at start")
+    serve.add_argument("--dimse-port", type=int, help="run the DIMSE SCP on this port (e.g. 11112)")
+    serve.add_argument("--dimse-ae-title", help="the SCP's AE title (default IMAGESHARE)")
+    serve.add_argument(
+        "--dimse-allowed-aes", help="comma-separated calling AE titles allowed (default: any)"
+    )
     serve.set_defaults(handler=cmd_serve)
 
     imp = sub.add_parser("import", help="bulk-load DICOM files, folders and zip files")
@@ -229,7 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="remove leftovers of interrupted writes")
     sweep.add_argument("--older-than", type=float, default=600, help="seconds (default 600)")
     sweep.set_defaults(handler=cmd_sweep)
-    _add_access_commands(sub)
+
+    _add_research(sub)
+    _add_conformance(sub)
+    cli_access.add_commands(sub)
     return parser
 
 

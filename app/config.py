@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -27,13 +27,29 @@ class Settings(BaseSettings):
     #: Largest binary value inlined in metadata; larger ones become BulkDataURIs.
     bulk_data_threshold: int = 1024
     log_level: str = "INFO"
+    #: DIMSE SCP (C-ECHO, C-STORE, C-FIND): off unless a port is set (``serve --dimse-port``).
+    dimse_port: int | None = None
+    dimse_host: str = "127.0.0.1"
+    dimse_ae_title: str = "IMAGESHARE"
+    #: Calling AE titles allowed to associate; empty accepts any (a warning is logged).
+    dimse_allowed_aes: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Folder holding the OHIF viewer's built ``dist/`` (``make viewer``); /viewer is off without.
+    viewer_dir: Path = Path(".viewer/ohif/package/dist")
 
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("dimse_ae_title")
+    @classmethod
+    def _ae_title(cls, value: str) -> str:
+        """AE titles are 1-16 characters of the default repertoire, no backslash (PS3.5)."""
+        if not 0 < len(value.strip()) <= 16 or "\\" in value or not value.isascii():
+            raise ValueError("an AE title has 1 to 16 ASCII characters and no backslash")
+        return value.strip()
+
+    @field_validator("cors_origins", "dimse_allowed_aes", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str) and not value.startswith("["):

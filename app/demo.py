@@ -17,8 +17,10 @@ import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
     UID,
+    DeflatedExplicitVRLittleEndian,
     EncapsulatedPDFStorage,
     ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
     RLELossless,
     generate_uid,
 )
@@ -48,6 +50,12 @@ class SeriesSpec:
     description: str = ""
     transfer_syntax: UID = ExplicitVRLittleEndian
     body_part: str = ""
+    #: MONOCHROME2 (default), MONOCHROME1, RGB or YBR_FULL (stored as YBR_FULL pixels).
+    photometric: str = "MONOCHROME2"
+    #: Signed pixels (Pixel Representation 1) holding Hounsfield units directly.
+    signed: bool = False
+    #: More than 1 makes a multi-frame Secondary Capture object.
+    frames: int = 1
 
 
 @dataclass
@@ -126,38 +134,115 @@ def _finish(ds: Dataset, ts: UID) -> bytes:
     return buf.getvalue()
 
 
+SC_IMAGE_STORAGE = UID("1.2.840.10008.5.1.4.1.1.7")
+CR_IMAGE_STORAGE = UID("1.2.840.10008.5.1.4.1.1.1")
+MF_GRAY_WORD_SC = UID("1.2.840.10008.5.1.4.1.1.7.3")
+MF_TRUE_COLOR_SC = UID("1.2.840.10008.5.1.4.1.1.7.4")
+
+
+def colour_phantom(rows: int, columns: int, index: int) -> np.ndarray:
+    """An RGB phantom: a red disc with a green spot and a blue band, 8 bits per sample."""
+    mono = _phantom(rows, columns, index, "MR")
+    rgb = np.zeros((rows, columns, 3), dtype=np.uint8)
+    rgb[..., 0] = np.where(mono > 0, 200, 10)
+    rgb[..., 1] = np.where(mono > 500, 220, 30)
+    rgb[rows // 8 : rows // 4, :, 2] = 255
+    return rgb
+
+
+def series_pixels(series: SeriesSpec, number: int) -> np.ndarray:
+    """The phantom pixels of one instance: (frames,) rows, columns (, 3)."""
+    frames = [_frame_pixels(series, number, f) for f in range(series.frames)]
+    return frames[0] if series.frames == 1 else np.stack(frames)
+
+
+def _frame_pixels(series: SeriesSpec, number: int, frame: int) -> np.ndarray:
+    if series.photometric in ("RGB", "YBR_FULL"):
+        return colour_phantom(series.rows, series.columns, number + frame)
+    pixels = _phantom(series.rows, series.columns, number + frame, series.modality)
+    if series.signed:
+        return (pixels.astype(np.int32) - 1024).astype(np.int16)
+    return pixels
+
+
+def _sop_class(series: SeriesSpec) -> UID:
+    colour = series.photometric in ("RGB", "YBR_FULL")
+    if series.frames > 1:
+        return MF_TRUE_COLOR_SC if colour else MF_GRAY_WORD_SC
+    if colour:
+        return SC_IMAGE_STORAGE
+    if series.photometric == "MONOCHROME1":
+        return CR_IMAGE_STORAGE
+    return CT_IMAGE_STORAGE if series.modality == "CT" else MR_IMAGE_STORAGE
+
+
+def _pixel_module(ds: Dataset, series: SeriesSpec, pixels: np.ndarray) -> None:
+    colour = series.photometric in ("RGB", "YBR_FULL")
+    ds.SamplesPerPixel = 3 if colour else 1
+    ds.PhotometricInterpretation = series.photometric
+    ds.Rows, ds.Columns = series.rows, series.columns
+    if colour:
+        ds.PlanarConfiguration = 0
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+        if series.photometric == "YBR_FULL":
+            from pydicom.pixels.processing import convert_color_space
+
+            pixels = convert_color_space(pixels, "RGB", "YBR_FULL")
+    else:
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
+    ds.PixelRepresentation = 1 if series.signed else 0
+    if series.frames > 1:
+        ds.NumberOfFrames = series.frames
+        ds.FrameIncrementPointer = 0x00181063
+        ds.FrameTime = 100.0
+    ds.PixelData = pixels.tobytes()
+
+
+def _grayscale_attributes(ds: Dataset, series: SeriesSpec) -> None:
+    if series.photometric in ("RGB", "YBR_FULL"):
+        return
+    if series.modality == "CT" and series.frames == 1:
+        intercept = 0 if series.signed else -1024
+        ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = intercept, 1, "HU"
+        ds.WindowCenter, ds.WindowWidth = 40, 400
+    elif series.modality == "CT":
+        ds.WindowCenter, ds.WindowWidth = 1064, 400
+    else:
+        ds.WindowCenter, ds.WindowWidth = 500, 1000
+
+
 def image_instance(
     spec: StudySpec, series: SeriesSpec, series_uid: str, number: int, series_number: int
 ) -> bytes:
-    sop_class = CT_IMAGE_STORAGE if series.modality == "CT" else MR_IMAGE_STORAGE
+    sop_class = _sop_class(series)
     ds = _base(spec, sop_class, series.modality, series_uid, derived_uid(series_uid, number))
     ds.SeriesNumber = series_number
     ds.SeriesDescription = series.description or f"{series.modality} series {series_number}"
     if series.body_part:
         ds.BodyPartExamined = series.body_part
     ds.InstanceNumber = number
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    ds.FrameOfReferenceUID = derived_uid(spec.study_uid, "frame-of-reference")
-    ds.ImagePositionPatient = [0, 0, float(number)]
-    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-    ds.PixelSpacing = [0.7, 0.7]
-    ds.SliceThickness = 1.0
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows, ds.Columns = series.rows, series.columns
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
-    ds.PixelRepresentation = 0
-    if series.modality == "CT":
-        ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = -1024, 1, "HU"
-        ds.WindowCenter, ds.WindowWidth = 40, 400
+    if sop_class in (CT_IMAGE_STORAGE, MR_IMAGE_STORAGE):
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+        ds.FrameOfReferenceUID = derived_uid(spec.study_uid, "frame-of-reference")
+        ds.ImagePositionPatient = [0, 0, float(number)]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.PixelSpacing = [0.7, 0.7]
+        ds.SliceThickness = 1.0
     else:
-        ds.WindowCenter, ds.WindowWidth = 500, 1000
-    pixels = _phantom(series.rows, series.columns, number, series.modality)
-    ds.PixelData = pixels.tobytes()
-    if series.transfer_syntax == RLELossless:
-        ds.compress(RLELossless, pixels, encoding_plugin="pydicom", generate_instance_uid=False)
-        return _finish(ds, RLELossless)
-    return _finish(ds, series.transfer_syntax)
+        ds.ConversionType = "WSD"
+    pixels = series_pixels(series, number)
+    _pixel_module(ds, series, pixels)
+    _grayscale_attributes(ds, series)
+    target = series.transfer_syntax
+    if target not in (
+        ExplicitVRLittleEndian,
+        ImplicitVRLittleEndian,
+        DeflatedExplicitVRLittleEndian,
+    ):
+        from app.archive.transcode import encode_dataset
+
+        encode_dataset(ds, target)
+    return _finish(ds, target)
 
 
 def pdf_report(spec: StudySpec, text: str = "Synthetic report: no findings.") -> bytes:

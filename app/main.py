@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import dicomweb, error_handlers, health, portal
+from app import dicomweb, error_handlers, fhir, health, portal, viewer
 from app.access.patients import resolver
 from app.archive.service import Archive
 from app.archive.sweep import clear_temp
@@ -47,9 +47,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from app.demo import load_demo
 
             load_demo(archive, app.state.smart)
+        dimse = None
+        if settings.dimse_port:
+            from app.dimse.scp import DimseServer
+
+            dimse = DimseServer.from_settings(archive, settings)
+            dimse.start()
         try:
             yield
         finally:
+            if dimse is not None:
+                dimse.stop()
             archive.close()
 
     app = FastAPI(title="Image Share", version="0.1.0", lifespan=lifespan)
@@ -66,10 +74,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     error_handlers.install(app)
     app.include_router(health.router)
     app.include_router(dicomweb.router)
+    # SMART first: /fhir/.well-known/smart-configuration must not reach the FHIR routes.
     app.include_router(smart_routes.router)
     app.include_router(pages.router)
     app.include_router(account_pages.router)
     app.include_router(portal.router)
+    app.include_router(fhir.router)
+    app.include_router(viewer.router)
     return app
 
 

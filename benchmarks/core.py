@@ -15,7 +15,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -25,73 +24,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import sqlalchemy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.demo import derived_uid
 from benchmarks.corpus import ct_corpus, query_corpus
 from benchmarks.orthanc import available as orthanc_available
 from benchmarks.orthanc import orthanc, rss_kib
+from benchmarks.servers import free_port, imageshare
 
 OUT = Path(__file__).parent / "out"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ACCEPT_ANY = 'multipart/related; type="application/dicom"; transfer-syntax=*'
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def imageshare(db: str, workers: int) -> Iterator[tuple[str, int]]:
-    """Run ``imageshare serve`` in a fresh data folder and database; yields (DICOMweb URL, pid)."""
-    work = Path(tempfile.mkdtemp(prefix="imageshare-bench-"))
-    port = free_port()
-    schema = None
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGESHARE_")}
-    env.update(
-        {
-            "IMAGESHARE_DATA_DIR": str(work),
-            "IMAGESHARE_LOG_LEVEL": "WARNING",
-            "IMAGESHARE_BASE_URL": f"http://127.0.0.1:{port}",
-            "IMAGESHARE_QIDO_MAX_RESULTS": "100000",
-        }
-    )
-    if db == "postgres":
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = sqlalchemy.create_engine(PG_URL)
-        with admin.begin() as c:
-            c.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
-        env["IMAGESHARE_DATABASE_URL"] = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        cwd=Path(__file__).parents[1],
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("imageshare did not start")
-            time.sleep(0.2)
-        yield f"{base}/dicomweb", proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-        subprocess.run(["rm", "-rf", str(work)], check=False)
-        if schema:
-            with admin.begin() as c:
-                c.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def multipart_body(paths: list[Path], boundary: str) -> Iterator[bytes]:

@@ -63,19 +63,23 @@ async def require_admin(principal: PrincipalDep) -> Principal:
     return principal
 
 
-async def require_site_create(
-    principal: Annotated[Principal, Depends(require_scope("ImagingStudy", "c"))],
-) -> Principal:
-    """Storing images: a site system or administrator with ImagingStudy create scope.
+def site_scope(resource: str, perm: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """Like ``require_scope`` but for site systems and administrators only.
 
-    A patient app cannot store yet: ingest would have to refuse instances of other patients.
+    Used for writes (STOW, FHIR create): a patient app cannot write yet, since what it sends
+    would have to be checked to be about that patient alone.
     """
-    if principal.kind == "patient":
-        raise Forbidden("Patient apps cannot store images.", "system/ImagingStudy.c")
-    return principal
+    scoped = require_scope(resource, perm)
+
+    async def check(principal: PrincipalDep) -> Principal:
+        if principal.kind == "patient":
+            raise Forbidden("Patient apps cannot store records.", f"system/{resource}.{perm}")
+        return await scoped(principal)
+
+    return check
 
 
 ImagingSearch = Annotated[Principal, Depends(require_scope("ImagingStudy", "s"))]
 ImagingRead = Annotated[Principal, Depends(require_scope("ImagingStudy", "r"))]
-ImagingCreate = Annotated[Principal, Depends(require_site_create)]
+ImagingCreate = Annotated[Principal, Depends(site_scope("ImagingStudy", "c"))]
 AdminOnly = Annotated[Principal, Depends(require_admin)]

@@ -13,9 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, false, or_
+from sqlalchemy import Select, and_, false, or_, select
+from sqlmodel import Session
 
-from app.archive.models import Study
+from app.archive.models import Patient, Study
 
 Q = TypeVar("Q", bound=Select[Any])
 
@@ -55,3 +56,21 @@ class Compartment:
                 )
             )
         )
+
+
+def patient_keys(s: Session, compartment: Compartment) -> frozenset[int] | None:
+    """The patient rows of a compartment (``None`` for everyone), for queries keyed by
+    ``patient_pk`` such as the FHIR views."""
+    if compartment.patients is None:
+        return None
+    if not compartment.patients:
+        return frozenset()
+    query = select(Patient.pk).where(
+        or_(
+            *(
+                and_(Patient.PatientID == pid, Patient.IssuerOfPatientID == issuer)
+                for pid, issuer in sorted(compartment.patients)
+            )
+        )
+    )
+    return frozenset(pk for pk in s.execute(query).scalars() if pk is not None)

@@ -1,7 +1,9 @@
 """Delete a study, series or instance: index rows first, blobs after the commit.
 
 Removing rows before files keeps the rule that an index row never points to a missing blob;
-a crash between the two leaves orphan blobs for the sweep.
+a crash between the two leaves orphan blobs for the sweep. Documents derived from deleted
+instances go with them, and deleted studies, patients and documents leave tombstones so FHIR
+can answer 410 Gone (``tombstones``).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from app.archive import documents, tombstones
 from app.archive.blobs import BlobStore
 from app.archive.compartment import Compartment
 from app.archive.index import refresh_counts
 from app.archive.models import Instance, Patient, Series, Study
 from app.archive.retrieve import Scope
+from app.archive.tombstones import TombstoneKindValues
 from app.errors import NotFound
 
 logger = logging.getLogger(__name__)
@@ -29,9 +33,9 @@ def delete_scope(engine: Engine, store: BlobStore, scope: Scope, compartment: Co
         study = s.execute(compartment.apply(query).with_for_update()).scalar_one_or_none()
         if study is None or study.pk is None:
             raise NotFound("no study with that UID")
-        query = select(Instance.pk, Instance.blob_key, Instance.series_pk).where(
-            Instance.study_pk == study.pk
-        )
+        query = select(
+            Instance.pk, Instance.blob_key, Instance.series_pk, Instance.SOPInstanceUID
+        ).where(Instance.study_pk == study.pk)
         if scope.series:
             query = query.join(Series, Instance.series_pk == Series.pk).where(
                 Series.SeriesInstanceUID == scope.series
@@ -43,6 +47,7 @@ def delete_scope(engine: Engine, store: BlobStore, scope: Scope, compartment: Co
             raise NotFound(f"no {scope.level} with that UID")
         keys = [r.blob_key for r in rows]
         series_pks = {r.series_pk for r in rows}
+        documents.remove_derived(s, [r.SOPInstanceUID for r in rows])
         s.execute(delete(Instance).where(Instance.pk.in_([r.pk for r in rows])))
         _drop_empty(s, study, series_pks)
         s.commit()
@@ -65,10 +70,16 @@ def _drop_empty(s: Session, study: Study, series_pks: set[int]) -> None:
         refresh_counts(s, study.pk, series_pks - _gone(s, series_pks))
         return
     patient_pk = study.patient_pk
+    tombstones.record(s, TombstoneKindValues.STUDY, study.StudyInstanceUID, study.version + 1)
     s.execute(delete(Series).where(Series.study_pk == study.pk))
     s.execute(delete(Study).where(Study.pk == study.pk))
     others = s.execute(select(func.count()).where(Study.patient_pk == patient_pk)).scalar_one()
-    if others == 0:
+    if others == 0 and not documents.patient_has_documents(s, patient_pk):
+        patient = s.get(Patient, patient_pk)
+        if patient is not None:
+            tombstones.record(
+                s, TombstoneKindValues.PATIENT, patient.resource_id, patient.version + 1
+            )
         s.execute(delete(Patient).where(Patient.pk == patient_pk))
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from app.archive.blobs import BlobStore, LocalBlobStore
 from app.archive.ingest import Ingestor
+from app.archive.reports import index_report
 from app.config import Settings
 from app.db import make_engine, migrate, ping
 
@@ -33,6 +34,7 @@ class Archive:
             bulk_data_threshold=settings.bulk_data_threshold,
             overwrite=settings.stow_overwrite,
         )
+        ingestor.hooks.append(index_report)  # reports (PDF, CDA, SR) become documents
         return cls(engine, store, ingestor)
 
     def check(self) -> None:

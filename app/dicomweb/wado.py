@@ -1,14 +1,16 @@
 """WADO-RS retrieve: instances, metadata and bulk data (PS3.18 §10.4).
 
 Instances are sent as stored when the client accepts that transfer syntax (``transfer-syntax=*``
-or the stored one); Explicit VR Little Endian is the default for ``application/dicom``.
-Transcoding is not offered yet, so anything else is 406.
+or the stored one); Explicit VR Little Endian is the default for ``application/dicom``. Other
+syntaxes are produced by transcoding (``app.archive.transcode``) when every instance in scope can
+be written in them; instances without pixel data go out in Explicit VR Little Endian whatever
+compressed syntax was asked (PS3.18 §8.7.3.5.2). What cannot be produced is 406, never 500.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -17,6 +19,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from app.access.deps import ImagingRead
 from app.archive import dicomjson
+from app.archive.blobs import BlobStore
 from app.archive.compartment import Compartment
 from app.archive.retrieve import (
     Scope,
@@ -26,26 +29,42 @@ from app.archive.retrieve import (
     find_metadata,
     read_chunks,
 )
+from app.archive.syntaxes import SYNTAXES, is_encapsulated
+from app.archive.transcode import (
+    PixelTraits,
+    can_read,
+    can_write,
+    traits_for,
+    transcode_instance,
+)
 from app.deps import ArchiveDep, SettingsDep
-from app.dicomweb import media
+from app.dicomweb import frames, media
 from app.dicomweb.multipart import frame_parts, new_boundary
 from app.errors import NotAcceptable
 
 router = APIRouter()
 
 
-def _choose_transfer_syntax(accept: str | None, instances: list[StoredInstance]) -> bool:
-    """Whether the Accept header lets us send every instance as stored (else NotAcceptable)."""
+Traits = Callable[[], dict[str, PixelTraits]]
+
+
+def _choose_transfer_syntax(
+    accept: str | None, instances: list[StoredInstance], traits: Traits
+) -> str:
+    """``*`` to send as stored, or the one syntax every instance will be sent in.
+
+    ``traits`` is only called (a metadata read) when a transcoding must be judged.
+    """
     for rng in media.parse_accept(accept):
         if rng.type in ("*/*", "multipart/*"):
-            return True
-        if rng.type != media.MULTIPART_RELATED:
-            continue
-        if rng.related_type not in ("", media.DICOM):
+            return "*"
+        if rng.type != media.MULTIPART_RELATED or rng.related_type not in ("", media.DICOM):
             continue
         wanted = rng.params.get("transfer-syntax", media.EXPLICIT_VR_LE)
         if wanted == "*" or all(i.transfer_syntax_uid == wanted for i in instances):
-            return True
+            return wanted
+        if _can_produce(wanted, instances, traits()):
+            return wanted
     raise NotAcceptable(
         "cannot produce the requested media type or transfer syntax; stored syntaxes are "
         + ", ".join(sorted({i.transfer_syntax_uid for i in instances}))
@@ -53,22 +72,62 @@ def _choose_transfer_syntax(accept: str | None, instances: list[StoredInstance])
     )
 
 
+def _can_produce(
+    wanted: str, instances: list[StoredInstance], traits: dict[str, PixelTraits]
+) -> bool:
+    if wanted not in SYNTAXES or not SYNTAXES[wanted].writable:
+        return False
+    return all(
+        i.transfer_syntax_uid == wanted
+        or (
+            can_read(i.transfer_syntax_uid)
+            and can_write(_target(wanted, i), traits[i.sop_instance_uid])
+        )
+        for i in instances
+    )
+
+
+def _target(wanted: str, inst: StoredInstance) -> str:
+    """Objects without pixel data are sent natively when a compressed syntax is asked."""
+    if is_encapsulated(wanted) and inst.pixel_data_vr is None:
+        return media.EXPLICIT_VR_LE
+    return wanted
+
+
+def _instance_body(store: BlobStore, inst: StoredInstance, target: str) -> Iterator[bytes]:
+    if target in ("*", inst.transfer_syntax_uid):
+        yield from read_chunks(store, inst.blob_key)
+        return
+    with store.open(inst.blob_key) as fh:
+        yield transcode_instance(fh, target)
+
+
 async def _retrieve(
     request: Request, archive: ArchiveDep, scope: Scope, compartment: Compartment
 ) -> Response:
-    def lookup() -> list[StoredInstance]:
-        with Session(archive.engine) as s:
-            return find_instances(s, scope, compartment)
+    accept = request.headers.get("accept")
 
-    instances = await run_in_threadpool(lookup)
-    _choose_transfer_syntax(request.headers.get("accept"), instances)
+    def lookup() -> tuple[list[StoredInstance], str]:
+        with Session(archive.engine) as s:
+            found = find_instances(s, scope, compartment)
+            memo: dict[str, PixelTraits] = {}
+
+            def traits() -> dict[str, PixelTraits]:
+                if not memo:
+                    memo.update(traits_for(s, [i.sop_instance_uid for i in found]))
+                return memo
+
+            return found, _choose_transfer_syntax(accept, found, traits)
+
+    instances, wanted = await run_in_threadpool(lookup)
     boundary = new_boundary()
     store = archive.store
 
     async def parts() -> AsyncIterator[tuple[str, AsyncIterator[bytes]]]:
         for inst in instances:
-            ctype = f"{media.DICOM}; transfer-syntax={inst.transfer_syntax_uid}"
-            yield ctype, iterate_in_threadpool(read_chunks(store, inst.blob_key))
+            target = inst.transfer_syntax_uid if wanted == "*" else _target(wanted, inst)
+            ctype = f"{media.DICOM}; transfer-syntax={target}"
+            yield ctype, iterate_in_threadpool(_instance_body(store, inst, target))
 
     return StreamingResponse(
         frame_parts(boundary, parts()),
@@ -177,16 +236,27 @@ async def bulkdata(
     archive: ArchiveDep,
     caller: ImagingRead,
 ) -> Response:
-    """The value of one bulk data element, as PS3.18 §10.4.1.1.3 bulk data retrieve."""
+    """The value of one bulk data element, as PS3.18 §10.4.1.1.3 bulk data retrieve.
+
+    Encapsulated Pixel Data is answered like a retrieve of all frames: one part per frame in
+    its compressed syntax, or transcoded as the Accept asks (PS3.18 §8.7.3.3.2).
+    """
     scope = Scope(study, series, instance)
-    single = _bulk_media(request.headers.get("accept"))
+    accept = request.headers.get("accept")
+    parts = [p for p in path.split("/") if p]
 
     def lookup() -> StoredInstance:
         with Session(archive.engine) as s:
             return find_instances(s, scope, caller.compartment)[0]
 
     inst = await run_in_threadpool(lookup)
-    parts = [p for p in path.split("/") if p]
+    if parts == ["7FE00010"] and is_encapsulated(inst.transfer_syntax_uid):
+        src, traits = await run_in_threadpool(
+            frames.load_source, archive, scope, caller.compartment
+        )
+        every = list(range(1, src.number_of_frames + 1))
+        return frames.frames_response(archive, accept, src, traits, every)
+    single = _bulk_media(accept)
     body: Iterator[bytes]
     if (
         parts == ["7FE00010"]

@@ -1,0 +1,1 @@
+"""DIMSE services for PACS and modalities (pynetdicom): C-ECHO, C-STORE, C-FIND."""
