@@ -1,6 +1,8 @@
-"""Cross-patient leak matrix over every DICOMweb endpoint: patient A's token tries patient B's
-data by UID (study, series, instance, metadata, bulk data) and by search (QIDO at every level
-and path, by identity, name, UID); the count of leaks must be 0, while A still sees A's own.
+"""Cross-patient leak matrix over every endpoint: patient A's token tries patient B's data by
+UID (study, series, instance, metadata, bulk data, frames, rendered, thumbnails, WADO-URI), by
+FHIR id (ImagingStudy, Patient, DocumentReference, Binary, vread), by search (QIDO at every
+level and path; FHIR searches by patient, identifier and id) and by include (``_include``,
+``_revinclude``); the count of leaks must be 0, while A still sees A's own.
 
 B shares A's Patient ID under another issuer, so identity means Patient ID + Issuer.
 """
@@ -8,6 +10,7 @@ B shares A's Patient ID under another issuer, so identity means Patient ID + Iss
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,6 +25,9 @@ from tests.integration.test_smart_flow import stow_with
 from tests.smart_kit import SmartKit, bearer
 
 DICOM_ANY = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+FRAMES_ANY = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
+FHIR_JSON = "application/fhir+json"
+SCOPE = "launch/patient openid fhirUser patient/*.rs"
 
 
 @dataclass
@@ -32,6 +38,10 @@ class Stored:
     study: str
     series: str
     instance: str
+    #: FHIR logical ids, read with a site token: Patient, DocumentReference, Binary.
+    patient: str = ""
+    document: str = ""
+    binary: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +56,25 @@ def _store(kit: SmartKit, site: dict[str, str], pid: str, issuer: str, name: str
         PatientSpec(pid, name, "19700101", "O", issuer),
         [SeriesSpec("CT", 2, 32, 32)],
         study_uid=str(generate_uid()),
+        with_pdf_report=True,
     )
     files = list(study_files(spec))
     assert stow_with(kit.server, files, site).status_code == 200
     ds = pydicom.dcmread(io.BytesIO(files[0]))
-    return Stored(pid, issuer, name, spec.study_uid, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    stored = Stored(pid, issuer, name, spec.study_uid, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    fhir = kit.server.fhir
+    study = httpx.get(f"{fhir}/ImagingStudy/{spec.study_uid}", headers=site).json()
+    stored.patient = study["subject"]["reference"].split("/")[-1]
+    docs = httpx.get(f"{fhir}/DocumentReference", params={"patient": stored.patient}, headers=site)
+    [doc] = [e["resource"] for e in docs.json()["entry"]]
+    stored.document = doc["id"]
+    stored.binary = doc["content"][0]["attachment"]["url"].split("/")[-1]
+    return stored
 
 
 @pytest.fixture(scope="module")
 def world(kit: SmartKit) -> dict[str, Stored]:
-    scope = "system/ImagingStudy.cruds"
+    scope = "system/*.cruds"
     site = bearer(kit.backend_token(kit.backend(scope), scope))
     return {
         "A": _store(kit, site, "ISO-100", "HOSP-A", "Alpha^Ann"),
@@ -68,7 +87,7 @@ def tokens(kit: SmartKit, world: dict[str, Stored]) -> dict[str, dict[str, str]]
     out = {}
     for key, stored in world.items():
         who = kit.patient(stored.patient_id, "1970-01-01", issuer=stored.issuer)
-        out[key] = bearer(kit.authorize(kit.public_client(), who))
+        out[key] = bearer(kit.authorize(kit.public_client(SCOPE), who, SCOPE))
     return out
 
 
@@ -86,6 +105,57 @@ def by_uid_paths(s: Stored) -> list[tuple[str, str]]:
         (f"{instance}/metadata", "application/dicom+json"),
         (f"{instance}/bulkdata/7FE00010", "application/octet-stream"),
         (f"{instance}/bulkdata/7FE00010", 'multipart/related; type="application/octet-stream"'),
+        (f"{instance}/frames/1", FRAMES_ANY),
+        (f"{instance}/frames/1/rendered", "image/png"),
+        (f"{instance}/frames/1/thumbnail", "image/jpeg"),
+        (f"{instance}/rendered", "image/jpeg"),
+        (f"{instance}/thumbnail", "image/jpeg"),
+        (f"{series}/rendered", 'multipart/related; type="image/jpeg"'),
+        (f"{series}/thumbnail", "image/jpeg"),
+        (f"{study}/rendered", 'multipart/related; type="image/jpeg"'),
+        (f"{study}/thumbnail", "image/jpeg"),
+        (
+            f"/../wado?requestType=WADO&studyUID={s.study}&seriesUID={s.series}"
+            f"&objectUID={s.instance}&contentType=application/dicom",
+            "application/dicom",
+        ),
+        (
+            f"/../wado?requestType=WADO&studyUID={s.study}&seriesUID={s.series}"
+            f"&objectUID={s.instance}",
+            "image/jpeg",
+        ),
+    ]
+
+
+def fhir_by_id(s: Stored) -> list[str]:
+    return [
+        f"/ImagingStudy/{s.study}",
+        f"/ImagingStudy/{s.study}/_history/1",
+        f"/Patient/{s.patient}",
+        f"/Patient/{s.patient}/_history/1",
+        f"/DocumentReference/{s.document}",
+        f"/Binary/{s.binary}",
+    ]
+
+
+def fhir_searches(s: Stored) -> list[str]:
+    """FHIR searches (with includes) that would return ``s``'s resources without the filter."""
+    return [
+        "/ImagingStudy",
+        f"/ImagingStudy?patient={s.patient}",
+        f"/ImagingStudy?subject=Patient/{s.patient}",
+        f"/ImagingStudy?_id={s.study}",
+        f"/ImagingStudy?identifier=urn:oid:{s.study}",
+        f"/ImagingStudy?patient.identifier={s.patient_id}",
+        "/ImagingStudy?_include=ImagingStudy:patient&_revinclude=DocumentReference:related",
+        "/Patient",
+        f"/Patient?_id={s.patient}",
+        f"/Patient?identifier={s.patient_id}",
+        "/Patient?_revinclude=ImagingStudy:patient&_revinclude=DocumentReference:patient",
+        "/DocumentReference",
+        f"/DocumentReference?patient={s.patient}",
+        f"/DocumentReference?_id={s.document}",
+        "/DocumentReference?_include=DocumentReference:patient&_include=DocumentReference:related",
     ]
 
 
@@ -116,7 +186,19 @@ def _leaked(response: httpx.Response, victim: Stored) -> bool:
     if response.status_code == 204:
         return False
     body = response.content
-    return any(uid.encode() in body for uid in (victim.study, victim.series, victim.instance))
+    secrets = (victim.study, victim.series, victim.instance, victim.patient, victim.document)
+    return any(value.encode() in body for value in secrets if value)
+
+
+def _fhir_leaked(response: httpx.Response, victim: Stored) -> bool:
+    """Whether any returned resource (match or include) is the victim's; the Bundle's own links
+    echo the query, so only entries count."""
+    bundle = response.json()
+    if bundle.get("total", 0) and not bundle.get("entry"):
+        return True
+    body = json.dumps([e.get("resource") for e in bundle.get("entry", [])]).encode()
+    secrets = (victim.study, victim.patient, victim.document, victim.binary)
+    return any(value.encode() in body for value in secrets if value)
 
 
 def test_leak_matrix(
@@ -138,7 +220,17 @@ def test_leak_matrix(
             probes += 1
             if r.status_code not in (200, 204) or _leaked(r, world[victim]):
                 leaks.append(f"{attacker}->{victim} {path}: {r.status_code}")
-    assert probes == 2 * (8 + 16)
+        for path in fhir_by_id(world[victim]):
+            r = httpx.get(kit.server.fhir + path, headers={**headers, "Accept": FHIR_JSON})
+            probes += 1
+            if r.status_code != 404:
+                leaks.append(f"{attacker}->{victim} FHIR {path}: {r.status_code}")
+        for path in fhir_searches(world[victim]):
+            r = httpx.get(kit.server.fhir + path, headers={**headers, "Accept": FHIR_JSON})
+            probes += 1
+            if r.status_code != 200 or _fhir_leaked(r, world[victim]):
+                leaks.append(f"{attacker}->{victim} FHIR {path}: {r.status_code}")
+    assert probes == 2 * (19 + 16 + 6 + 15)
     assert leaks == [], f"{len(leaks)} leaks: {leaks}"
 
 
