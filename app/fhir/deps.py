@@ -32,7 +32,8 @@ async def get_compartment(caller: PrincipalDep, archive: ArchiveDep) -> Compartm
 
 
 def get_context(settings: SettingsDep) -> Context:
-    return Context(settings.base_url)
+    # SMART Imaging Access: the DICOMweb Endpoint says whether it needs the access token.
+    return Context(settings.base_url, requires_token=settings.auth == "on")
 
 
 CompartmentDep = Annotated[Compartment, Depends(get_compartment)]

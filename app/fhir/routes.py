@@ -15,11 +15,12 @@ from fastapi.responses import Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.access.deps import require_scope
+from app.access.deps import PrincipalDep, require_scope
+from app.access.principal import Principal
 from app.archive.service import Archive
 from app.deps import ArchiveDep
 from app.errors import NotAcceptable, NotFound, UnsupportedMediaType
-from app.fhir import binary, bundle, capability, formats
+from app.fhir import binary, bundle, capability, formats, visibility
 from app.fhir.deps import CompartmentDep, ContextDep
 from app.fhir.models import element_names
 from app.fhir.registry import REGISTRY
@@ -62,11 +63,18 @@ async def metadata(request: Request, ctx: ContextDep) -> Response:
 
 
 def run_search(
-    archive: Archive, resource: ResourceType, req: SearchRequest, c: Compartment, ctx: Context
+    archive: Archive,
+    resource: ResourceType,
+    req: SearchRequest,
+    c: Compartment,
+    ctx: Context,
+    visible: visibility.Visible = lambda _item: True,
 ) -> dict[str, Any]:
-    """One searchset: the page of matches plus includes, all scoped by the compartment."""
+    """One searchset: the page of matches plus includes, all scoped by the compartment and
+    the caller's scopes (``visible``)."""
     with Session(archive.engine) as s:
         page = resource.search(s, req, c, ctx)
+        page.entries = [e for e in page.entries if visible(e)]
         seen = {(e.type, e.id) for e in page.entries}
         included: list[Loaded] = []
         cut = False
@@ -75,7 +83,7 @@ def run_search(
         for fetch in fetches:
             budget = MAX_INCLUDED - len(included)
             items = fetch(s, page.entries, c, ctx, budget + 1)
-            new = [i for i in items if (i.type, i.id) not in seen]
+            new = [i for i in items if (i.type, i.id) not in seen and visible(i)]
             cut = cut or len(new) > budget
             for item in new[:budget]:
                 seen.add((item.type, item.id))
@@ -94,21 +102,32 @@ async def _search(
     archive: Archive,
     c: Compartment,
     ctx: Context,
+    caller: Principal,
 ) -> Response:
     media = formats.negotiate(request)
     resource = REGISTRY[name][0]
+    items = items + visibility.pushed_down(caller, name)
     req = parse_search(
         items, resource.spec(element_names(name)), ctx.fhir, strict_handling(request)
     )
-    body = await run_in_threadpool(run_search, archive, resource, req, c, ctx)
+    visible = visibility.visible(caller)
+    body = await run_in_threadpool(run_search, archive, resource, req, c, ctx, visible)
     return formats.fhir_response(request, body, media_type=media)
 
 
 def _read(
-    archive: Archive, resource: ResourceType, rid: str, c: Compartment, ctx: Context
+    archive: Archive,
+    resource: ResourceType,
+    rid: str,
+    c: Compartment,
+    ctx: Context,
+    caller: Principal,
 ) -> Loaded:
     with Session(archive.engine) as s:
-        return resource.read(s, rid, c, ctx)
+        item = resource.read(s, rid, c, ctx)
+    if not visibility.visible(caller)(item):
+        raise NotFound(f"{resource.name}/{rid} is not known")  # a granular scope excludes it
+    return item
 
 
 def _elements(request: Request, name: str, resource: ResourceType, item: Loaded) -> dict[str, Any]:
@@ -155,14 +174,21 @@ Handler = Callable[..., Awaitable[Response]]
 
 def _search_routes(name: str) -> tuple[Handler, Handler]:
     async def search_get(
-        request: Request, archive: ArchiveDep, c: CompartmentDep, ctx: ContextDep
+        request: Request,
+        archive: ArchiveDep,
+        c: CompartmentDep,
+        ctx: ContextDep,
+        caller: PrincipalDep,
     ) -> Response:
-        return await _search(
-            request, name, list(request.query_params.multi_items()), archive, c, ctx
-        )
+        items = list(request.query_params.multi_items())
+        return await _search(request, name, items, archive, c, ctx, caller)
 
     async def search_post(
-        request: Request, archive: ArchiveDep, c: CompartmentDep, ctx: ContextDep
+        request: Request,
+        archive: ArchiveDep,
+        c: CompartmentDep,
+        ctx: ContextDep,
+        caller: PrincipalDep,
     ) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/x-www-form-urlencoded":
@@ -170,7 +196,7 @@ def _search_routes(name: str) -> tuple[Handler, Handler]:
         form = await request.form()
         items = list(request.query_params.multi_items())
         items += [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-        return await _search(request, name, items, archive, c, ctx)
+        return await _search(request, name, items, archive, c, ctx, caller)
 
     return search_get, search_post
 
@@ -179,9 +205,14 @@ def _read_routes(name: str) -> tuple[Handler, Handler]:
     resource = REGISTRY[name][0]
 
     async def read(
-        request: Request, rid: str, archive: ArchiveDep, c: CompartmentDep, ctx: ContextDep
+        request: Request,
+        rid: str,
+        archive: ArchiveDep,
+        c: CompartmentDep,
+        ctx: ContextDep,
+        caller: PrincipalDep,
     ) -> Response:
-        item = await run_in_threadpool(_read, archive, resource, rid, c, ctx)
+        item = await run_in_threadpool(_read, archive, resource, rid, c, ctx, caller)
         return await _respond_read(request, name, item, resource)
 
     async def vread(
@@ -191,8 +222,9 @@ def _read_routes(name: str) -> tuple[Handler, Handler]:
         archive: ArchiveDep,
         c: CompartmentDep,
         ctx: ContextDep,
+        caller: PrincipalDep,
     ) -> Response:
-        item = await run_in_threadpool(_read, archive, resource, rid, c, ctx)
+        item = await run_in_threadpool(_read, archive, resource, rid, c, ctx, caller)
         if vid != str(item.version):
             raise NotFound(
                 f"{name}/{rid} version {vid} is not available (only the current version, "
