@@ -220,6 +220,22 @@ def find_token(engine: Engine, value: str, hint: str | None = None) -> StoredTok
     return None
 
 
+def find_access(engine: Engine, value: str) -> tuple[StoredToken, bool] | None:
+    """An access token and whether its grant is still active, in one query (every request)."""
+    query = (
+        select(Token, Grant.revoked_at)
+        .join(Grant, col(Grant.id) == col(Token.grant_id), isouter=True)
+        .where(Token.access_hash == hashing.sha256(value))
+    )
+    with Session(engine, expire_on_commit=False) as s:
+        row = s.exec(query).first()
+    if row is None:
+        return None
+    token, grant_revoked_at = row
+    grant_active = token.grant_id is None or grant_revoked_at is None
+    return StoredToken(token), grant_active
+
+
 def revoke_token(engine: Engine, token: StoredToken, *, agent: str, reason: str) -> None:
     """Revoke the access and refresh token of one issue (RFC 7009 §2.1)."""
     with Session(engine, expire_on_commit=False) as s:

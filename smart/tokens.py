@@ -38,10 +38,11 @@ class TokenRejected(Exception):
 def verify(engine: Engine, value: str, audience: str) -> AccessToken:
     """The active access token ``value`` issued for ``audience`` (our FHIR base URL); raises
     TokenRejected when it is unknown, revoked, expired or meant for another server."""
-    token = store.find_token(engine, value, "access_token")
-    if token is None or token.as_refresh:
+    found = store.find_access(engine, value)
+    if found is None:
         raise TokenRejected("The access token is not recognised.")
-    if token.is_revoked() or not store.grant_active(engine, token.row.grant_id):
+    token, grant_active = found
+    if token.is_revoked() or not grant_active:
         raise TokenRejected("The access token was revoked.")
     if token.expires_at <= int(time.time()):
         raise TokenRejected("The access token expired.")
