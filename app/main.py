@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -53,6 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             dimse = DimseServer.from_settings(archive, settings)
             dimse.start()
+        # Everything loaded so far (pydicom's dictionaries, codecs, routes) lives for the whole
+        # process: moving it out of the collector's reach stops full collections from scanning
+        # ~100k long-lived objects, which put 40 ms pauses into 10 % of QIDO answers.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

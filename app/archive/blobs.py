@@ -8,15 +8,19 @@ at most an unreferenced file that ``sweep`` removes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 CHUNK = 4 * 1024 * 1024
+#: fdatasync releases the GIL: a few threads let the disk flush several blobs at once.
+_SYNC_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="blob-sync")
 
 
 @dataclass
@@ -27,6 +31,7 @@ class TempBlob:
     size: int = 0
     _hash: hashlib._Hash = field(default_factory=hashlib.sha256)
     _fh: BinaryIO | None = None
+    _sync: Future[None] | None = None
 
     def write(self, data: bytes) -> None:
         if self._fh is None:
@@ -36,9 +41,22 @@ class TempBlob:
         self.size += len(data)
 
     def close(self) -> None:
+        """Finish writing and start making the bytes durable in the background.
+
+        The flush overlaps with receiving and parsing the rest of the request; ``commit``
+        waits for it (see ``wait_durable``).
+        """
         if self._fh is None:
             self._fh = open(self.path, "wb")  # noqa: SIM115 - an empty part is still a file
         self._fh.close()
+        self._sync = _SYNC_POOL.submit(_fdatasync_if_present, self.path)
+
+    def wait_durable(self) -> None:
+        """Block until this blob's data is on disk."""
+        if self._sync is not None:
+            self._sync.result()
+        else:
+            _fdatasync(self.path)
 
     @property
     def sha256(self) -> str:
@@ -84,7 +102,7 @@ class LocalBlobStore:
         """
         items = list(items)
         for temp, _key in items:
-            _fdatasync(temp.path)
+            temp.wait_durable()
         dirs: set[Path] = set()
         for temp, key in items:
             target = self.path(key)
@@ -133,6 +151,12 @@ def _fdatasync(path: Path) -> None:
         os.fdatasync(fd)
     finally:
         os.close(fd)
+
+
+def _fdatasync_if_present(path: Path) -> None:
+    """Background flush of a temp blob; it may be discarded (unlinked) meanwhile."""
+    with contextlib.suppress(FileNotFoundError):
+        _fdatasync(path)
 
 
 def _fsync_dir(path: Path) -> None:

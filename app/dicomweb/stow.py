@@ -7,8 +7,10 @@ warned, 409 none stored.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.access.deps import ImagingCreate
 from app.archive.blobs import TempBlob
+from app.archive.ingest import Prepared
 from app.archive.status import StoreResult
 from app.deps import ArchiveDep, SettingsDep
 from app.dicomweb import media
@@ -46,8 +49,13 @@ async def _stow(
     request: Request, archive: ArchiveDep, settings: SettingsDep, study: str | None
 ) -> Response:
     boundary = _check_content_type(request.headers.get("content-type", ""))
-    temps = await _receive_parts(request, archive.store.new_temp, boundary)
-    results = await run_in_threadpool(archive.ingestor.store, temps, study)
+    ingestor = archive.ingestor
+
+    def prepare(temp: TempBlob) -> Prepared | StoreResult:
+        return ingestor.prepare(temp, study)
+
+    items = await _receive_parts(request, archive.store.new_temp, boundary, prepare)
+    results = await run_in_threadpool(ingestor.commit, items)
     status, body = store_response(results, settings.base_url, study)
     response = Response(body, status_code=status, media_type=media.DICOM_JSON)
     for reason in _reasons(results):
@@ -84,9 +92,20 @@ def _check_content_type(value: str) -> str:
     return boundary
 
 
-async def _receive_parts(request: Request, new_temp: Any, boundary: str) -> list[TempBlob]:
-    """Stream the body into one temporary blob per application/dicom part."""
+async def _receive_parts(
+    request: Request,
+    new_temp: Callable[[], TempBlob],
+    boundary: str,
+    prepare: Callable[[TempBlob], Prepared | StoreResult],
+) -> list[Prepared | StoreResult]:
+    """Stream the body into one temporary blob per application/dicom part.
+
+    Each finished part is parsed in the thread pool while the next ones arrive, so header
+    parsing overlaps with the upload instead of following it.
+    """
     temps: list[TempBlob] = []
+    pending: list[asyncio.Future[Prepared | StoreResult]] = []
+    finished: list[TempBlob] = []
     current: list[TempBlob | None] = [None]
 
     def start(headers: dict[str, str]) -> None:
@@ -104,20 +123,25 @@ async def _receive_parts(request: Request, new_temp: Any, boundary: str) -> list
     def end() -> None:
         if current[0] is not None:
             current[0].close()
+            finished.append(current[0])
         current[0] = None
 
     reader = MultipartReader(boundary, start, data, end)
     try:
         async for chunk in request.stream():
             reader.feed(chunk)
+            while finished:
+                temp = finished.pop(0)
+                pending.append(asyncio.ensure_future(run_in_threadpool(prepare, temp)))
         reader.close()
         if reader.parts == 0:
             raise InvalidInput("multipart body has no parts", "body")
     except BaseException:
+        await asyncio.gather(*pending, return_exceptions=True)
         for t in temps:
             t.discard()
         raise
-    return temps
+    return list(await asyncio.gather(*pending))
 
 
 def store_response(

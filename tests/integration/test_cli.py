@@ -143,3 +143,33 @@ def test_import_missing_path_is_an_error(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert "no such file or folder" in out.stderr
+
+
+def test_serve_with_several_workers_on_a_fresh_database(tmp_path: Path) -> None:
+    """Workers start together; only one may create the schema, the others must wait for it."""
+    port = free_port()
+    with fresh_database(tmp_path) as db_url:
+        env = _env(tmp_path, db_url)
+        proc = subprocess.Popen(
+            [*IMAGESHARE, "serve", "--workers", "3", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            ready = 0
+            while time.monotonic() < deadline and ready < 5:
+                try:
+                    ok = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code
+                    ready = ready + 1 if ok == 200 else 0
+                except httpx.TransportError:
+                    ready = 0
+                time.sleep(0.2)
+            assert ready == 5, "server with 3 workers did not stay ready"
+            assert proc.poll() is None
+        finally:
+            proc.terminate()
+            out = proc.communicate(timeout=30)[0].decode()
+        assert "already exists" not in out
+        assert "failed to start" not in out
