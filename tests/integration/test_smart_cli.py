@@ -166,6 +166,7 @@ def test_demo_with_authorization_on(tmp_path: Path) -> None:
                 ).read_text()
                 time.sleep(0.2)
             printed = (tmp_path / "out.txt").read_text()
+            _wait_ready(url, proc)
             assert httpx.get(f"{url}/dicomweb/studies").status_code == 401
             user, password = re.search(r"as '(\S+)' / '(\S+)'", printed).groups()  # type: ignore[union-attr]
             assert re.search(r"access code [A-Z2-7]{4}(-[A-Z2-7]{4}){7}", printed)
@@ -181,6 +182,19 @@ def test_demo_with_authorization_on(tmp_path: Path) -> None:
             proc.terminate()
             proc.wait(timeout=20)
             out.close()
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    """The banner comes from start-up, before the socket listens: wait for /readyz too."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline and proc.poll() is None, "serve did not start"
+        time.sleep(0.1)
 
 
 def _demo_sign_in(url: str, user: str, password: str) -> str:
