@@ -1,4 +1,5 @@
-"""The ``imageshare`` command: serve | import | sweep | research | conformance | phr | worker …"""
+"""The ``imageshare`` command: serve | import | sweep | research | conformance | patients |
+clients | keys | phr | worker."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app import cli_access
 from app.config import Settings
 
 if TYPE_CHECKING:
@@ -425,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_research(sub)
     _add_conformance(sub)
+    cli_access.add_commands(sub)
     _add_phr(sub)
     return parser
 

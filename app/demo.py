@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -333,8 +334,9 @@ def demo_studies() -> list[StudySpec]:
     ]
 
 
-def load_demo(archive: object) -> int:
-    """Store the demo studies (idempotent: identical instances are duplicates)."""
+def load_demo(archive: object, smart_server: object | None = None) -> int:
+    """Store the demo studies (idempotent: identical instances are duplicates) and, with an
+    authorization server, enrol the demo patients and print how to sign in."""
     from app.archive.service import Archive
 
     assert isinstance(archive, Archive)
@@ -349,4 +351,22 @@ def load_demo(archive: object) -> int:
         results = archive.ingestor.store(temps)
         stored += sum(1 for r in results if not r.failed)
     logger.info("demo data loaded: %d instances", stored)
+    if smart_server is not None:
+        _demo_access(smart_server)
     return stored
+
+
+def _demo_access(smart_server: object) -> None:
+    from smart import demo
+    from smart.server import SmartServer
+
+    assert isinstance(smart_server, SmartServer)
+    seen: dict[str, tuple[str, str, str]] = {}
+    for spec in demo_studies():
+        p = spec.patient
+        birth = f"{p.birth_date[:4]}-{p.birth_date[4:6]}-{p.birth_date[6:]}"
+        seen.setdefault(p.patient_id, (p.patient_id, p.issuer, birth))
+    access = demo.setup(smart_server, list(seen.values()))
+    # The demo's own credentials go to the console for the person running it, never to the log.
+    sys.stdout.write("\n".join(access.lines) + "\n")
+    sys.stdout.flush()

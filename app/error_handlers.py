@@ -57,12 +57,32 @@ def render(request: Request, status: int, message: str, code: str | None = None)
     return default_render(request, status, message, code)
 
 
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "").replace('"', "'") + '"'
+
+
+def www_authenticate(exc: errors.ImageShareError) -> str | None:
+    """The RFC 6750 §3 challenge: bare when no token was sent, with ``error`` otherwise."""
+    if isinstance(exc, errors.Unauthorized):
+        if exc.code is None:
+            return 'Bearer realm="imageshare"'
+        return (
+            f'Bearer realm="imageshare", error={_quoted(exc.code)}, '
+            f"error_description={_quoted(exc.message)}"
+        )
+    if isinstance(exc, errors.Forbidden) and exc.code:
+        return f'Bearer realm="imageshare", error="insufficient_scope", scope={_quoted(exc.code)}'
+    return None
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.ImageShareError)
     async def domain_error(request: Request, exc: errors.ImageShareError) -> Response:
-        response = render(request, status_for(exc), exc.message, exc.code)
-        if isinstance(exc, errors.Unauthorized):
-            response.headers["WWW-Authenticate"] = "Bearer"
+        challenge = www_authenticate(exc)
+        code = None if challenge else exc.code
+        response = render(request, status_for(exc), exc.message, code)
+        if challenge:
+            response.headers["WWW-Authenticate"] = challenge
         return response
 
     @app.exception_handler(StarletteHTTPException)

@@ -12,13 +12,19 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import dicomweb, error_handlers, fhir, health, viewer
+from app import dicomweb, error_handlers, fhir, health, portal, viewer
+from app.access.patients import resolver
 from app.archive.service import Archive
 from app.archive.sweep import clear_temp
 from app.config import Settings
 from app.fhir.study_bundle import study_collection
 from app.phr import OutboxWorker, PhrService
 from app.phr import routes as phr_routes
+from smart import account_pages, pages
+from smart import routes as smart_routes
+from smart.config import SmartConfig
+from smart.maintenance import purge_expired
+from smart.server import SmartServer
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("imageshare.access")
@@ -32,6 +38,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         archive = Archive.open(settings)
         clear_temp(settings.tmp_dir)
         app.state.archive = archive
+        app.state.smart = SmartServer(
+            archive.engine, smart_config(settings), resolver(archive.engine)
+        )
+        purge_expired(archive.engine)
         if settings.auth == "off":
             logger.warning(
                 "AUTHORIZATION IS OFF (IMAGESHARE_AUTH=off): every request is "
@@ -40,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.demo:
             from app.demo import load_demo
 
-            load_demo(archive)
+            load_demo(archive, app.state.smart)
         worker = _start_phr(app, archive, settings)
         dimse = None
         if settings.dimse_port:
@@ -76,6 +86,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     error_handlers.install(app)
     app.include_router(health.router)
     app.include_router(dicomweb.router)
+    # SMART first: /fhir/.well-known/smart-configuration must not reach the FHIR routes.
+    app.include_router(smart_routes.router)
+    app.include_router(pages.router)
+    app.include_router(account_pages.router)
+    app.include_router(portal.router)
     app.include_router(fhir.router)
     app.include_router(viewer.router)
     app.include_router(phr_routes.router)
@@ -93,6 +108,12 @@ def _start_phr(app: FastAPI, archive: Archive, settings: Settings) -> OutboxWork
     phr.wake = worker.wake
     worker.start()
     return worker
+
+
+def smart_config(settings: Settings) -> SmartConfig:
+    return SmartConfig(
+        base_url=settings.base_url, secure_cookies=settings.base_url.startswith("https://")
+    )
 
 
 class AccessLog:

@@ -40,6 +40,8 @@ def imageshare(
         {
             "IMAGESHARE_DATA_DIR": str(work),
             "IMAGESHARE_LOG_LEVEL": "WARNING",
+            # The archive's own speed: with auth on each request adds one token lookup.
+            "IMAGESHARE_AUTH": "off",
             "IMAGESHARE_BASE_URL": f"http://127.0.0.1:{port}",
             **(env_extra or {}),
         }

@@ -119,9 +119,16 @@ def run_server(tmp: Path, **overrides: Any) -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One server per test module, with its own data folder and database."""
-    with run_server(tmp_path_factory.mktemp("server")) as server:
+def live_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One server per test module, with its own data folder and database.
+
+    A module may set ``SERVER_SETTINGS`` (e.g. ``{"auth": "off"}`` for modules that test archive
+    behaviour; access control has its own modules) to override settings for its server.
+    """
+    overrides = getattr(request.module, "SERVER_SETTINGS", {})
+    with run_server(tmp_path_factory.mktemp("server"), **overrides) as server:
         yield server
 
 

@@ -179,8 +179,10 @@ def deliver(server: LiveServer, study_uid: str, recipient: str) -> str:
     return str(r.json()["id"])
 
 
-def delivery(server: LiveServer, delivery_id: str) -> dict[str, Any]:
-    r = httpx.get(f"{server.url}/phr/deliveries/{delivery_id}")
+def delivery(
+    server: LiveServer, delivery_id: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    r = httpx.get(f"{server.url}/phr/deliveries/{delivery_id}", headers=headers)
     assert r.status_code == 200, r.text
     view: dict[str, Any] = r.json()
     return view
@@ -191,10 +193,11 @@ def wait_until(
     delivery_id: str,
     done: Callable[[dict[str, Any]], bool],
     timeout: float = 30,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        view = delivery(server, delivery_id)
+        view = delivery(server, delivery_id, headers)
         if done(view):
             return view
         if time.monotonic() > deadline:

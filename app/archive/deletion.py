@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from app.archive import documents, tombstones
 from app.archive.blobs import BlobStore
+from app.archive.compartment import Compartment
 from app.archive.index import refresh_counts
 from app.archive.models import Instance, Patient, Series, Study
 from app.archive.retrieve import Scope
@@ -25,12 +26,11 @@ from app.errors import NotFound
 logger = logging.getLogger(__name__)
 
 
-def delete_scope(engine: Engine, store: BlobStore, scope: Scope) -> int:
-    """Delete everything in ``scope``; returns the number of instances removed."""
+def delete_scope(engine: Engine, store: BlobStore, scope: Scope, compartment: Compartment) -> int:
+    """Delete everything in ``scope`` (within ``compartment``); returns instances removed."""
     with Session(engine) as s:
-        study = s.execute(
-            select(Study).where(Study.StudyInstanceUID == scope.study).with_for_update()
-        ).scalar_one_or_none()
+        query = select(Study).where(Study.StudyInstanceUID == scope.study)
+        study = s.execute(compartment.apply(query).with_for_update()).scalar_one_or_none()
         if study is None or study.pk is None:
             raise NotFound("no study with that UID")
         query = select(

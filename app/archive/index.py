@@ -124,3 +124,27 @@ def refresh_counts(s: Session, study_pk: int, series_pks: set[int]) -> None:
         study.ModalitiesInStudy = "\\".join(sorted(modalities))
         study.updated_at = now
         study.version += 1
+
+
+def ensure_patient(s: Session, patient_id: str, issuer: str, birth_date: str = "") -> Patient:
+    """The patient row for an identity, created empty if no study has arrived yet.
+
+    A patient may be enrolled for the portal before their images reach the archive; their FHIR
+    Patient id must exist from then on. Studies that arrive later attach to this row.
+    """
+    ident = {"PatientID": patient_id, "IssuerOfPatientID": issuer}
+    found: Patient | None = s.execute(select(Patient).filter_by(**ident)).scalar_one_or_none()
+    if found is not None:
+        return found
+    now = utcnow()
+    values = {
+        "resource_id": uuid.uuid4().hex,
+        "PatientBirthDate": birth_date.replace("-", ""),
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+        **ident,
+    }
+    _insert_ignore(s, Patient, values, ["PatientID", "IssuerOfPatientID"])
+    created: Patient = s.execute(select(Patient).filter_by(**ident)).scalar_one()
+    return created

@@ -15,6 +15,7 @@ from sqlalchemy import Select, select
 from sqlmodel import Session
 
 from app.archive import dicomjson
+from app.archive.compartment import Compartment
 from app.archive.matching import KEYS, condition
 from app.archive.models import Instance, Series, Study
 from app.urls import instance_path, series_path, study_path
@@ -93,9 +94,9 @@ class SearchResult:
     more: bool
 
 
-def search(s: Session, req: SearchRequest, base_url: str) -> SearchResult:
-    """Run a QIDO search; ``more`` says whether results beyond ``limit`` exist."""
-    query = _base_query(req)
+def search(s: Session, req: SearchRequest, base_url: str, compartment: Compartment) -> SearchResult:
+    """Run a QIDO search within ``compartment``; ``more`` says whether more results exist."""
+    query = compartment.apply(_base_query(req))
     for keyword, value in req.matches:
         key = KEYS[keyword]
         if LEVEL_ORDER[key.level] > LEVEL_ORDER[req.level]:

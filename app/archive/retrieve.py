@@ -15,6 +15,7 @@ from sqlalchemy import Select, select
 from sqlmodel import Session
 
 from app.archive.blobs import CHUNK, BlobStore
+from app.archive.compartment import Compartment
 from app.archive.models import Instance, Series, Study
 from app.errors import NotFound
 
@@ -62,8 +63,8 @@ _COLUMNS = (
 )
 
 
-def _scoped(query: Select[Any], scope: Scope) -> Select[Any]:
-    query = (
+def _scoped(query: Select[Any], scope: Scope, compartment: Compartment) -> Select[Any]:
+    query = compartment.apply(
         query.join(Series, Instance.series_pk == Series.pk)
         .join(Study, Instance.study_pk == Study.pk)
         .where(Study.StudyInstanceUID == scope.study)
@@ -75,17 +76,18 @@ def _scoped(query: Select[Any], scope: Scope) -> Select[Any]:
     return query.order_by(Series.SeriesNumber, Series.pk, Instance.InstanceNumber, Instance.pk)
 
 
-def find_instances(s: Session, scope: Scope) -> list[StoredInstance]:
-    """Instances in the scope, in series then instance order; ``NotFound`` if there are none."""
-    rows = s.execute(_scoped(select(*_COLUMNS), scope)).all()
+def find_instances(s: Session, scope: Scope, compartment: Compartment) -> list[StoredInstance]:
+    """Instances in the scope and compartment, in series then instance order (else NotFound)."""
+    rows = s.execute(_scoped(select(*_COLUMNS), scope, compartment)).all()
     if not rows:
         raise NotFound(f"no {scope.level} with that UID")
     return [StoredInstance(*r) for r in rows]
 
 
-def find_metadata(s: Session, scope: Scope) -> tuple[list[bytes], str]:
+def find_metadata(s: Session, scope: Scope, compartment: Compartment) -> tuple[list[bytes], str]:
     """Cached DICOM JSON of each instance in scope, and a validator that changes with the study."""
-    rows = s.execute(_scoped(select(Instance.metadata_json, Study.pk, Study.version), scope)).all()
+    query = select(Instance.metadata_json, Study.pk, Study.version)
+    rows = s.execute(_scoped(query, scope, compartment)).all()
     if not rows:
         raise NotFound(f"no {scope.level} with that UID")
     _, study_pk, version = rows[0]

@@ -15,8 +15,10 @@ from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from app.access.deps import ImagingRead
 from app.archive import frames as archive_frames
 from app.archive import syntaxes as ts
+from app.archive.compartment import Compartment
 from app.archive.frames import FrameSource
 from app.archive.retrieve import Scope, StoredInstance, find_instances
 from app.archive.service import Archive
@@ -69,10 +71,12 @@ def _as_stored(stored: str) -> tuple[str, str]:
     return (syntax.frame_media if syntax else media.OCTET_STREAM, stored)
 
 
-def load_source(archive: Archive, scope: Scope) -> tuple[FrameSource, PixelTraits]:
+def load_source(
+    archive: Archive, scope: Scope, compartment: Compartment
+) -> tuple[FrameSource, PixelTraits]:
     """The instance's pixel layout and traits, from one index lookup and a header read."""
     with Session(archive.engine) as s:
-        inst: StoredInstance = find_instances(s, scope)[0]
+        inst: StoredInstance = find_instances(s, scope, compartment)[0]
     src = archive_frames.open_source(archive.store, inst)
     return src, traits_of_header(src.header)
 
@@ -111,14 +115,14 @@ def frames_response(
 
 
 def single_frame_response(
-    archive: Archive, scope: Scope, accept: str | None, number: int
+    archive: Archive, scope: Scope, compartment: Compartment, accept: str | None, number: int
 ) -> Response:
     """One frame, looked up, read and framed in a single worker-thread call (blocking).
 
     The common viewer request; skipping the per-chunk thread hops of streaming halves its
     latency (docs/benchmarks.md).
     """
-    src, traits = load_source(archive, scope)
+    src, traits = load_source(archive, scope, compartment)
     part, target = _negotiate(accept, src, traits, [number])
     [frame] = list(_produce(archive, src, [number], target))
     boundary = new_boundary()
@@ -136,8 +140,15 @@ async def _one(data: bytes) -> AsyncIterator[bytes]:
 
 @router.get("/studies/{study}/series/{series}/instances/{instance}/frames/{frame_list}")
 async def retrieve_frames(
-    study: str, series: str, instance: str, frame_list: str, request: Request, archive: ArchiveDep
+    study: str,
+    series: str,
+    instance: str,
+    frame_list: str,
+    request: Request,
+    archive: ArchiveDep,
+    caller: ImagingRead,
 ) -> Response:
     numbers = archive_frames.parse_frame_list(frame_list)
-    src, traits = await run_in_threadpool(load_source, archive, Scope(study, series, instance))
+    scope = Scope(study, series, instance)
+    src, traits = await run_in_threadpool(load_source, archive, scope, caller.compartment)
     return frames_response(archive, request.headers.get("accept"), src, traits, numbers)

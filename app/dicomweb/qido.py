@@ -13,7 +13,9 @@ from fastapi.responses import Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from app.access.deps import ImagingSearch
 from app.archive import dicomjson
+from app.archive.compartment import Compartment
 from app.archive.matching import KEYS
 from app.archive.query import SearchRequest, SearchResult, search
 from app.config import Settings
@@ -104,6 +106,7 @@ async def _qido(
     archive: ArchiveDep,
     settings: SettingsDep,
     level: str,
+    compartment: Compartment,
     study: str | None = None,
     series: str | None = None,
 ) -> Response:
@@ -113,7 +116,7 @@ async def _qido(
 
     def run() -> SearchResult:
         with Session(archive.engine) as s:
-            return search(s, parsed.request, settings.base_url)
+            return search(s, parsed.request, settings.base_url, compartment)
 
     result = await run_in_threadpool(run)
     warnings = list(parsed.warnings)
@@ -139,40 +142,47 @@ async def _qido(
 
 
 @router.get("/studies")
-async def search_studies(request: Request, archive: ArchiveDep, settings: SettingsDep) -> Response:
-    return await _qido(request, archive, settings, "study")
+async def search_studies(
+    request: Request, archive: ArchiveDep, settings: SettingsDep, caller: ImagingSearch
+) -> Response:
+    return await _qido(request, archive, settings, "study", caller.compartment)
 
 
 @router.get("/series")
 async def search_all_series(
-    request: Request, archive: ArchiveDep, settings: SettingsDep
+    request: Request, archive: ArchiveDep, settings: SettingsDep, caller: ImagingSearch
 ) -> Response:
-    return await _qido(request, archive, settings, "series")
+    return await _qido(request, archive, settings, "series", caller.compartment)
 
 
 @router.get("/instances")
 async def search_all_instances(
-    request: Request, archive: ArchiveDep, settings: SettingsDep
+    request: Request, archive: ArchiveDep, settings: SettingsDep, caller: ImagingSearch
 ) -> Response:
-    return await _qido(request, archive, settings, "instance")
+    return await _qido(request, archive, settings, "instance", caller.compartment)
 
 
 @router.get("/studies/{study}/series")
 async def search_series(
-    study: str, request: Request, archive: ArchiveDep, settings: SettingsDep
+    study: str, request: Request, archive: ArchiveDep, settings: SettingsDep, caller: ImagingSearch
 ) -> Response:
-    return await _qido(request, archive, settings, "series", study)
+    return await _qido(request, archive, settings, "series", caller.compartment, study)
 
 
 @router.get("/studies/{study}/instances")
 async def search_study_instances(
-    study: str, request: Request, archive: ArchiveDep, settings: SettingsDep
+    study: str, request: Request, archive: ArchiveDep, settings: SettingsDep, caller: ImagingSearch
 ) -> Response:
-    return await _qido(request, archive, settings, "instance", study)
+    return await _qido(request, archive, settings, "instance", caller.compartment, study)
 
 
 @router.get("/studies/{study}/series/{series}/instances")
 async def search_instances(
-    study: str, series: str, request: Request, archive: ArchiveDep, settings: SettingsDep
+    study: str,
+    series: str,
+    request: Request,
+    archive: ArchiveDep,
+    settings: SettingsDep,
+    caller: ImagingSearch,
 ) -> Response:
-    return await _qido(request, archive, settings, "instance", study, series)
+    return await _qido(request, archive, settings, "instance", caller.compartment, study, series)

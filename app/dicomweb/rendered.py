@@ -16,7 +16,9 @@ from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from app.access.deps import ImagingRead
 from app.archive import render as rnd
+from app.archive.compartment import Compartment
 from app.archive.frames import FrameSource, open_source, parse_frame_list
 from app.archive.retrieve import Scope, StoredInstance, find_instances
 from app.archive.service import Archive
@@ -54,9 +56,10 @@ def _accept(request: Request) -> str | None:
     return request.query_params.get("accept") or request.headers.get("accept")
 
 
-def _images(archive: Archive, scope: Scope) -> list[StoredInstance]:
+def _images(archive: Archive, scope: Scope, compartment: Compartment) -> list[StoredInstance]:
     with Session(archive.engine) as s:
-        return [i for i in find_instances(s, scope) if i.pixel_data_vr is not None]
+        found = find_instances(s, scope, compartment)
+        return [i for i in found if i.pixel_data_vr is not None]
 
 
 def _render_one(
@@ -69,17 +72,22 @@ def _render_one(
     return rnd.encode(images, options.media, options.quality)
 
 
-def _instance(archive: Archive, scope: Scope) -> StoredInstance:
+def _instance(archive: Archive, scope: Scope, compartment: Compartment) -> StoredInstance:
     with Session(archive.engine) as s:
-        return find_instances(s, scope)[0]
+        return find_instances(s, scope, compartment)[0]
 
 
 async def _instance_level(
-    request: Request, archive: Archive, scope: Scope, frames: str | None, thumb: bool
+    request: Request,
+    archive: Archive,
+    scope: Scope,
+    compartment: Compartment,
+    frames: str | None,
+    thumb: bool,
 ) -> Response:
     q = request.query_params
     numbers = parse_frame_list(frames) if frames is not None else None
-    inst = await run_in_threadpool(_instance, archive, scope)
+    inst = await run_in_threadpool(_instance, archive, scope, compartment)
     if inst.pixel_data_vr is None:
         wanted = choose_media(_accept(request), allow_pdf=True)
         doc = await run_in_threadpool(rnd.encapsulated_document, archive.store, inst)
@@ -96,12 +104,14 @@ async def _instance_level(
     return Response(body, media_type=options.media)
 
 
-async def _group_level(request: Request, archive: Archive, scope: Scope, thumb: bool) -> Response:
+async def _group_level(
+    request: Request, archive: Archive, scope: Scope, compartment: Compartment, thumb: bool
+) -> Response:
     q = request.query_params
     options = _options(
         choose_media(_accept(request)), q.get("window"), q.get("quality"), q.get("viewport"), thumb
     )
-    images = await run_in_threadpool(_images, archive, scope)
+    images = await run_in_threadpool(_images, archive, scope, compartment)
     if not images:
         raise NotFound(f"the {scope.level} has no images to render")
     if thumb:
@@ -134,34 +144,49 @@ _I = "/studies/{study}/series/{series}/instances/{instance}"
 
 @router.get("/studies/{study}/rendered")
 @router.get("/studies/{study}/thumbnail")
-async def study_rendered(study: str, request: Request, archive: ArchiveDep) -> Response:
+async def study_rendered(
+    study: str, request: Request, archive: ArchiveDep, caller: ImagingRead
+) -> Response:
     thumb = request.url.path.endswith("/thumbnail")
-    return await _group_level(request, archive, Scope(study), thumb)
+    return await _group_level(request, archive, Scope(study), caller.compartment, thumb)
 
 
 @router.get("/studies/{study}/series/{series}/rendered")
 @router.get("/studies/{study}/series/{series}/thumbnail")
 async def series_rendered(
-    study: str, series: str, request: Request, archive: ArchiveDep
+    study: str, series: str, request: Request, archive: ArchiveDep, caller: ImagingRead
 ) -> Response:
     thumb = request.url.path.endswith("/thumbnail")
-    return await _group_level(request, archive, Scope(study, series), thumb)
+    scope = Scope(study, series)
+    return await _group_level(request, archive, scope, caller.compartment, thumb)
 
 
 @router.get(_I + "/rendered")
 @router.get(_I + "/thumbnail")
 async def instance_rendered(
-    study: str, series: str, instance: str, request: Request, archive: ArchiveDep
+    study: str,
+    series: str,
+    instance: str,
+    request: Request,
+    archive: ArchiveDep,
+    caller: ImagingRead,
 ) -> Response:
     thumb = request.url.path.endswith("/thumbnail")
-    return await _instance_level(request, archive, Scope(study, series, instance), None, thumb)
+    scope = Scope(study, series, instance)
+    return await _instance_level(request, archive, scope, caller.compartment, None, thumb)
 
 
 @router.get(_I + "/frames/{frame_list}/rendered")
 @router.get(_I + "/frames/{frame_list}/thumbnail")
 async def frames_rendered(
-    study: str, series: str, instance: str, frame_list: str, request: Request, archive: ArchiveDep
+    study: str,
+    series: str,
+    instance: str,
+    frame_list: str,
+    request: Request,
+    archive: ArchiveDep,
+    caller: ImagingRead,
 ) -> Response:
     thumb = request.url.path.endswith("/thumbnail")
     scope = Scope(study, series, instance)
-    return await _instance_level(request, archive, scope, frame_list, thumb)
+    return await _instance_level(request, archive, scope, caller.compartment, frame_list, thumb)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from app.access.deps import ImagingCreate
 from app.archive.blobs import TempBlob
 from app.archive.ingest import Prepared
 from app.archive.status import StoreResult
@@ -31,13 +32,15 @@ router = APIRouter()
 
 
 @router.post("/studies")
-async def store_instances(request: Request, archive: ArchiveDep, settings: SettingsDep) -> Response:
+async def store_instances(
+    request: Request, archive: ArchiveDep, settings: SettingsDep, caller: ImagingCreate
+) -> Response:
     return await _stow(request, archive, settings, None)
 
 
 @router.post("/studies/{study}")
 async def store_study_instances(
-    study: str, request: Request, archive: ArchiveDep, settings: SettingsDep
+    study: str, request: Request, archive: ArchiveDep, settings: SettingsDep, caller: ImagingCreate
 ) -> Response:
     return await _stow(request, archive, settings, study)
 

@@ -17,8 +17,10 @@ from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from app.access.deps import ImagingRead
 from app.archive import dicomjson
 from app.archive.blobs import BlobStore
+from app.archive.compartment import Compartment
 from app.archive.retrieve import (
     Scope,
     StoredInstance,
@@ -100,12 +102,14 @@ def _instance_body(store: BlobStore, inst: StoredInstance, target: str) -> Itera
         yield transcode_instance(fh, target)
 
 
-async def _retrieve(request: Request, archive: ArchiveDep, scope: Scope) -> Response:
+async def _retrieve(
+    request: Request, archive: ArchiveDep, scope: Scope, compartment: Compartment
+) -> Response:
     accept = request.headers.get("accept")
 
     def lookup() -> tuple[list[StoredInstance], str]:
         with Session(archive.engine) as s:
-            found = find_instances(s, scope)
+            found = find_instances(s, scope, compartment)
             memo: dict[str, PixelTraits] = {}
 
             def traits() -> dict[str, PixelTraits]:
@@ -132,22 +136,29 @@ async def _retrieve(request: Request, archive: ArchiveDep, scope: Scope) -> Resp
 
 
 @router.get("/studies/{study}")
-async def retrieve_study(study: str, request: Request, archive: ArchiveDep) -> Response:
-    return await _retrieve(request, archive, Scope(study))
+async def retrieve_study(
+    study: str, request: Request, archive: ArchiveDep, caller: ImagingRead
+) -> Response:
+    return await _retrieve(request, archive, Scope(study), caller.compartment)
 
 
 @router.get("/studies/{study}/series/{series}")
 async def retrieve_series(
-    study: str, series: str, request: Request, archive: ArchiveDep
+    study: str, series: str, request: Request, archive: ArchiveDep, caller: ImagingRead
 ) -> Response:
-    return await _retrieve(request, archive, Scope(study, series))
+    return await _retrieve(request, archive, Scope(study, series), caller.compartment)
 
 
 @router.get("/studies/{study}/series/{series}/instances/{instance}")
 async def retrieve_instance(
-    study: str, series: str, instance: str, request: Request, archive: ArchiveDep
+    study: str,
+    series: str,
+    instance: str,
+    request: Request,
+    archive: ArchiveDep,
+    caller: ImagingRead,
 ) -> Response:
-    return await _retrieve(request, archive, Scope(study, series, instance))
+    return await _retrieve(request, archive, Scope(study, series, instance), caller.compartment)
 
 
 def _check_json_accept(accept: str | None) -> None:
@@ -158,13 +169,17 @@ def _check_json_accept(accept: str | None) -> None:
 
 
 async def _metadata(
-    request: Request, archive: ArchiveDep, settings: SettingsDep, scope: Scope
+    request: Request,
+    archive: ArchiveDep,
+    settings: SettingsDep,
+    scope: Scope,
+    compartment: Compartment,
 ) -> Response:
     _check_json_accept(request.headers.get("accept"))
 
     def lookup() -> tuple[list[bytes], str]:
         with Session(archive.engine) as s:
-            return find_metadata(s, scope)
+            return find_metadata(s, scope, compartment)
 
     objects, version = await run_in_threadpool(lookup)
     tag = hashlib.sha1(f"{scope}|{version}|{settings.base_url}".encode()).hexdigest()[:20]
@@ -179,16 +194,22 @@ async def _metadata(
 
 @router.get("/studies/{study}/metadata")
 async def study_metadata(
-    study: str, request: Request, archive: ArchiveDep, settings: SettingsDep
+    study: str, request: Request, archive: ArchiveDep, settings: SettingsDep, caller: ImagingRead
 ) -> Response:
-    return await _metadata(request, archive, settings, Scope(study))
+    return await _metadata(request, archive, settings, Scope(study), caller.compartment)
 
 
 @router.get("/studies/{study}/series/{series}/metadata")
 async def series_metadata(
-    study: str, series: str, request: Request, archive: ArchiveDep, settings: SettingsDep
+    study: str,
+    series: str,
+    request: Request,
+    archive: ArchiveDep,
+    settings: SettingsDep,
+    caller: ImagingRead,
 ) -> Response:
-    return await _metadata(request, archive, settings, Scope(study, series))
+    scope = Scope(study, series)
+    return await _metadata(request, archive, settings, scope, caller.compartment)
 
 
 @router.get("/studies/{study}/series/{series}/instances/{instance}/metadata")
@@ -199,13 +220,21 @@ async def instance_metadata(
     request: Request,
     archive: ArchiveDep,
     settings: SettingsDep,
+    caller: ImagingRead,
 ) -> Response:
-    return await _metadata(request, archive, settings, Scope(study, series, instance))
+    scope = Scope(study, series, instance)
+    return await _metadata(request, archive, settings, scope, caller.compartment)
 
 
 @router.get("/studies/{study}/series/{series}/instances/{instance}/bulkdata/{path:path}")
 async def bulkdata(
-    study: str, series: str, instance: str, path: str, request: Request, archive: ArchiveDep
+    study: str,
+    series: str,
+    instance: str,
+    path: str,
+    request: Request,
+    archive: ArchiveDep,
+    caller: ImagingRead,
 ) -> Response:
     """The value of one bulk data element, as PS3.18 §10.4.1.1.3 bulk data retrieve.
 
@@ -218,11 +247,13 @@ async def bulkdata(
 
     def lookup() -> StoredInstance:
         with Session(archive.engine) as s:
-            return find_instances(s, scope)[0]
+            return find_instances(s, scope, caller.compartment)[0]
 
     inst = await run_in_threadpool(lookup)
     if parts == ["7FE00010"] and is_encapsulated(inst.transfer_syntax_uid):
-        src, traits = await run_in_threadpool(frames.load_source, archive, scope)
+        src, traits = await run_in_threadpool(
+            frames.load_source, archive, scope, caller.compartment
+        )
         every = list(range(1, src.number_of_frames + 1))
         return frames.frames_response(archive, accept, src, traits, every)
     single = _bulk_media(accept)

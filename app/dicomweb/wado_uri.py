@@ -15,8 +15,10 @@ from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from app.access.deps import ImagingRead
 from app.archive import render as rnd
 from app.archive import syntaxes as ts
+from app.archive.compartment import Compartment
 from app.archive.frames import open_source
 from app.archive.retrieve import Scope, StoredInstance, find_instances, read_chunks
 from app.archive.service import Archive
@@ -30,9 +32,9 @@ router = APIRouter(tags=["WADO-URI"])
 _REQUIRED = ("studyUID", "seriesUID", "objectUID")
 
 
-def _lookup(archive: Archive, scope: Scope) -> StoredInstance:
+def _lookup(archive: Archive, scope: Scope, compartment: Compartment) -> StoredInstance:
     with Session(archive.engine) as s:
-        return find_instances(s, scope)[0]
+        return find_instances(s, scope, compartment)[0]
 
 
 def _int(q: dict[str, str], name: str, low: int, high: int) -> int | None:
@@ -141,10 +143,10 @@ def _check(q: dict[str, str]) -> Scope:
 
 
 @router.get("/wado")
-async def wado_uri(request: Request, archive: ArchiveDep) -> Response:
+async def wado_uri(request: Request, archive: ArchiveDep, caller: ImagingRead) -> Response:
     q = dict(request.query_params)
     scope = _check(q)
-    inst = await run_in_threadpool(_lookup, archive, scope)
+    inst = await run_in_threadpool(_lookup, archive, scope, caller.compartment)
     kind = _content_type(q, inst.pixel_data_vr is not None)
     if kind == media.DICOM:
         return await run_in_threadpool(_dicom, archive, inst, q)

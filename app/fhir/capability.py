@@ -2,8 +2,8 @@
 
 Each resource lists exactly the interactions routed for it and the search parameters,
 includes and reverse includes its search really accepts; nothing is written by hand, so the
-statement cannot drift from the code. Authorization adds ``rest[0].security`` through the
-``security`` argument once SMART lands.
+statement cannot drift from the code. ``rest[0].security`` (the SMART endpoints) comes in
+through the ``security`` argument.
 """
 
 from __future__ import annotations

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from app.access.deps import site_scope
 from app.archive import documents
 from app.archive.documents import Attachment
 from app.archive.service import Archive
@@ -99,7 +100,11 @@ def _store_document(archive: Archive, body: dict[str, Any], ctx: Context) -> Loa
         return DOCUMENT_REFERENCE.load(s, [row.pk], ctx)[0]
 
 
-@router.post("/DocumentReference", status_code=201)
+@router.post(
+    "/DocumentReference",
+    status_code=201,
+    dependencies=[Depends(site_scope("DocumentReference", "c"))],
+)
 async def create_document_reference(
     request: Request, archive: ArchiveDep, _c: CompartmentDep, ctx: ContextDep
 ) -> Response:
@@ -131,7 +136,7 @@ def _binary_from_fhir(raw: bytes) -> tuple[str, bytes]:
     return str(model.contentType), bytes(model.data)
 
 
-@router.post("/Binary", status_code=201)
+@router.post("/Binary", status_code=201, dependencies=[Depends(site_scope("Binary", "c"))])
 async def create_binary(
     request: Request, archive: ArchiveDep, _c: CompartmentDep, ctx: ContextDep
 ) -> Response:

@@ -2,8 +2,8 @@
 
 SMART Imaging Access: ``connectionType`` dicom-wado-rs and ``address`` the WADO-RS base URL
 to which an app appends ``/studies/{uid}``. There is one Endpoint, so it is not a table: it
-is built from the public base URL. Once bearer tokens guard DICOMweb, ``REQUIRES_ACCESS_TOKEN``
-becomes True and the ``requires-access-token`` extension tells apps to send their SMART token.
+is built from the public base URL. While bearer tokens guard DICOMweb (``IMAGESHARE_AUTH=on``)
+the ``requires-access-token`` extension tells apps to send their SMART token there too.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ PAYLOAD_TYPES = "http://terminology.hl7.org/CodeSystem/endpoint-payload-type"
 REQUIRES_ACCESS_TOKEN_URL = (
     "http://fhir.org/argonaut/smart-imaging/StructureDefinition/requires-access-token"
 )
-#: Set True when DICOMweb requires the SMART access token (the authorization issue).
-REQUIRES_ACCESS_TOKEN: bool | None = None
 #: The Endpoint is configuration, not data: its version changes only with the code.
 VERSION = 1
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -51,7 +49,7 @@ def endpoint_resource(ctx: Context, requires_token: bool | None = None) -> dict[
 
 
 def loaded(ctx: Context) -> Loaded:
-    resource = endpoint_resource(ctx, REQUIRES_ACCESS_TOKEN)
+    resource = endpoint_resource(ctx, ctx.requires_token)
     return Loaded(resource, VERSION, SINCE, ENDPOINT_ID)
 
 

@@ -1,9 +1,9 @@
 """What every resource type served here provides, and the one place queries are scoped.
 
 ``scoped`` is the single function every search, read and _include goes through: it takes the
-``Compartment`` (the patients the caller may see; None = no restriction until authorization
-lands) and restricts the resource's base query to it, so a later access layer changes one
-argument, not every route. Hidden resources are indistinguishable from absent ones (404).
+``Compartment`` (the patient rows the caller may see, from its SMART token; None = no
+restriction, for site systems and administrators) and restricts the resource's base query to
+it. Hidden resources are indistinguishable from absent ones (404).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ class Context:
     """Public base URLs (never the bind address) for references and Endpoint addresses."""
 
     base_url: str
+    #: Whether DICOMweb needs the SMART access token (``requires-access-token``; None: unsaid).
+    requires_token: bool | None = None
 
     @property
     def fhir(self) -> str:

@@ -10,20 +10,23 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from app.access.deps import PrincipalDep, require_scope
+from app.access.principal import Principal
 from app.archive.service import Archive
 from app.deps import ArchiveDep
 from app.errors import NotAcceptable, NotFound, UnsupportedMediaType
-from app.fhir import binary, bundle, capability, formats
+from app.fhir import binary, bundle, capability, formats, visibility
 from app.fhir.deps import CompartmentDep, ContextDep
 from app.fhir.models import element_names
 from app.fhir.registry import REGISTRY
 from app.fhir.resource import Compartment, Context, Loaded, ResourceType
 from app.fhir.search import MAX_INCLUDED, SearchRequest, parse_search
+from smart.discovery import security_extension
 
 router = APIRouter()
 
@@ -53,17 +56,25 @@ def resource_headers(item: Loaded) -> dict[str, str]:
 async def metadata(request: Request, ctx: ContextDep) -> Response:
     media = formats.negotiate(request)
     version = request.app.version
+    security = security_extension(request.app.state.smart.config)
     return formats.fhir_response(
-        request, capability.capability_statement(ctx, version), media_type=media
+        request, capability.capability_statement(ctx, version, security), media_type=media
     )
 
 
 def run_search(
-    archive: Archive, resource: ResourceType, req: SearchRequest, c: Compartment, ctx: Context
+    archive: Archive,
+    resource: ResourceType,
+    req: SearchRequest,
+    c: Compartment,
+    ctx: Context,
+    visible: visibility.Visible = lambda _item: True,
 ) -> dict[str, Any]:
-    """One searchset: the page of matches plus includes, all scoped by the compartment."""
+    """One searchset: the page of matches plus includes, all scoped by the compartment and
+    the caller's scopes (``visible``)."""
     with Session(archive.engine) as s:
         page = resource.search(s, req, c, ctx)
+        page.entries = [e for e in page.entries if visible(e)]
         seen = {(e.type, e.id) for e in page.entries}
         included: list[Loaded] = []
         cut = False
@@ -72,7 +83,7 @@ def run_search(
         for fetch in fetches:
             budget = MAX_INCLUDED - len(included)
             items = fetch(s, page.entries, c, ctx, budget + 1)
-            new = [i for i in items if (i.type, i.id) not in seen]
+            new = [i for i in items if (i.type, i.id) not in seen and visible(i)]
             cut = cut or len(new) > budget
             for item in new[:budget]:
                 seen.add((item.type, item.id))
@@ -91,21 +102,32 @@ async def _search(
     archive: Archive,
     c: Compartment,
     ctx: Context,
+    caller: Principal,
 ) -> Response:
     media = formats.negotiate(request)
     resource = REGISTRY[name][0]
+    items = items + visibility.pushed_down(caller, name)
     req = parse_search(
         items, resource.spec(element_names(name)), ctx.fhir, strict_handling(request)
     )
-    body = await run_in_threadpool(run_search, archive, resource, req, c, ctx)
+    visible = visibility.visible(caller)
+    body = await run_in_threadpool(run_search, archive, resource, req, c, ctx, visible)
     return formats.fhir_response(request, body, media_type=media)
 
 
 def _read(
-    archive: Archive, resource: ResourceType, rid: str, c: Compartment, ctx: Context
+    archive: Archive,
+    resource: ResourceType,
+    rid: str,
+    c: Compartment,
+    ctx: Context,
+    caller: Principal,
 ) -> Loaded:
     with Session(archive.engine) as s:
-        return resource.read(s, rid, c, ctx)
+        item = resource.read(s, rid, c, ctx)
+    if not visibility.visible(caller)(item):
+        raise NotFound(f"{resource.name}/{rid} is not known")  # a granular scope excludes it
+    return item
 
 
 def _elements(request: Request, name: str, resource: ResourceType, item: Loaded) -> dict[str, Any]:
@@ -152,14 +174,21 @@ Handler = Callable[..., Awaitable[Response]]
 
 def _search_routes(name: str) -> tuple[Handler, Handler]:
     async def search_get(
-        request: Request, archive: ArchiveDep, c: CompartmentDep, ctx: ContextDep
+        request: Request,
+        archive: ArchiveDep,
+        c: CompartmentDep,
+        ctx: ContextDep,
+        caller: PrincipalDep,
     ) -> Response:
-        return await _search(
-            request, name, list(request.query_params.multi_items()), archive, c, ctx
-        )
+        items = list(request.query_params.multi_items())
+        return await _search(request, name, items, archive, c, ctx, caller)
 
     async def search_post(
-        request: Request, archive: ArchiveDep, c: CompartmentDep, ctx: ContextDep
+        request: Request,
+        archive: ArchiveDep,
+        c: CompartmentDep,
+        ctx: ContextDep,
+        caller: PrincipalDep,
     ) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/x-www-form-urlencoded":
@@ -167,7 +196,7 @@ def _search_routes(name: str) -> tuple[Handler, Handler]:
         form = await request.form()
         items = list(request.query_params.multi_items())
         items += [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-        return await _search(request, name, items, archive, c, ctx)
+        return await _search(request, name, items, archive, c, ctx, caller)
 
     return search_get, search_post
 
@@ -176,9 +205,14 @@ def _read_routes(name: str) -> tuple[Handler, Handler]:
     resource = REGISTRY[name][0]
 
     async def read(
-        request: Request, rid: str, archive: ArchiveDep, c: CompartmentDep, ctx: ContextDep
+        request: Request,
+        rid: str,
+        archive: ArchiveDep,
+        c: CompartmentDep,
+        ctx: ContextDep,
+        caller: PrincipalDep,
     ) -> Response:
-        item = await run_in_threadpool(_read, archive, resource, rid, c, ctx)
+        item = await run_in_threadpool(_read, archive, resource, rid, c, ctx, caller)
         return await _respond_read(request, name, item, resource)
 
     async def vread(
@@ -188,8 +222,9 @@ def _read_routes(name: str) -> tuple[Handler, Handler]:
         archive: ArchiveDep,
         c: CompartmentDep,
         ctx: ContextDep,
+        caller: PrincipalDep,
     ) -> Response:
-        item = await run_in_threadpool(_read, archive, resource, rid, c, ctx)
+        item = await run_in_threadpool(_read, archive, resource, rid, c, ctx, caller)
         if vid != str(item.version):
             raise NotFound(
                 f"{name}/{rid} version {vid} is not available (only the current version, "
@@ -201,12 +236,29 @@ def _read_routes(name: str) -> tuple[Handler, Handler]:
 
 
 for _name, (_resource, _interactions) in REGISTRY.items():
+    # SMART scopes: search needs ``s`` on the type, read and vread ``r`` (v1 ``read`` is both).
+    _may_search = [Depends(require_scope(_name, "s"))]
+    _may_read = [Depends(require_scope(_name, "r"))]
     if "search-type" in _interactions:
         _get, _post = _search_routes(_name)
-        router.add_api_route(f"/{_name}", _get, methods=["GET"], name=f"search {_name}")
-        router.add_api_route(f"/{_name}/_search", _post, methods=["POST"], name=f"_search {_name}")
+        router.add_api_route(
+            f"/{_name}", _get, methods=["GET"], name=f"search {_name}", dependencies=_may_search
+        )
+        router.add_api_route(
+            f"/{_name}/_search",
+            _post,
+            methods=["POST"],
+            name=f"_search {_name}",
+            dependencies=_may_search,
+        )
     _r, _v = _read_routes(_name)
-    router.add_api_route(f"/{_name}/{{rid}}", _r, methods=["GET"], name=f"read {_name}")
     router.add_api_route(
-        f"/{_name}/{{rid}}/_history/{{vid}}", _v, methods=["GET"], name=f"vread {_name}"
+        f"/{_name}/{{rid}}", _r, methods=["GET"], name=f"read {_name}", dependencies=_may_read
+    )
+    router.add_api_route(
+        f"/{_name}/{{rid}}/_history/{{vid}}",
+        _v,
+        methods=["GET"],
+        name=f"vread {_name}",
+        dependencies=_may_read,
     )

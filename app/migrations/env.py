@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import app.archive.models  # noqa: F401  (registers the tables)
+import app.archive.models
+import app.audit.models  # noqa: F401
+import smart.models  # noqa: F401
 
 target_metadata = SQLModel.metadata
 connection = context.config.attributes.get("connection")

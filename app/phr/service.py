@@ -1,10 +1,11 @@
 """The PHR service object and the patient-facing delivery operations (no HTTP here).
 
 ``PhrService`` bundles what delivery needs — database, blob store, settings, the recipient key
-source, the study → FHIR resources function (injected: this package never imports the FHIR
-HTTP layer) and an audit hook — and is built once by the composition root (``app.main`` for
-the server, ``app.cli`` for ``imageshare worker``). Callers are described by a ``Requester``:
-routes build one from the verified principal, so services never see a request.
+source and the study → FHIR resources function (injected: this package never imports the FHIR
+HTTP layer) — and records audit events through ``app.audit``. It is built once by the
+composition root (``app.main`` for the server, ``app.cli`` for ``imageshare worker``). Callers
+are described by a ``Requester``: routes build one from the verified principal, so services
+never see a request.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import and_, false, or_, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from app import audit
 from app.archive.blobs import BlobStore
 from app.archive.models import Patient, Study
 from app.config import Settings
@@ -28,13 +30,6 @@ from app.phr.models import ACTIVE_STATES, Delivery, DeliveryAttempt, Recipient
 from app.phr.package import StudyResources
 
 logger = logging.getLogger(__name__)
-
-#: (action, outcome, agent, entity, detail): entity is an opaque id, never a patient identifier.
-AuditHook = Callable[[str, str, str, str, str], None]
-
-
-def log_audit(action: str, outcome: str, agent: str, entity: str, detail: str) -> None:
-    logger.info("audit %s %s agent=%s entity=%s %s", action, outcome, agent, entity, detail)
 
 
 @dataclass(frozen=True)
@@ -54,9 +49,15 @@ class PhrService:
     settings: Settings
     resources: StudyResources
     keys: KeySource = field(default_factory=KeySource)
-    audit: AuditHook = log_audit
     #: Called after a delivery is queued, so an in-process worker starts at once.
     wake: Callable[[], None] = lambda: None
+
+    def audit(self, action: str, outcome: str, agent: str, entity: str, detail: str) -> None:
+        """An audit event (``app.audit``): the entity is an opaque id (a delivery, package or
+        recipient id), never a patient identifier."""
+        audit.record(
+            self.engine, action, outcome=outcome, agent=agent, entity=entity, detail=detail
+        )
 
 
 def find_study(s: Session, study_uid: str, who: Requester) -> Study:

@@ -34,7 +34,9 @@ LIT_PIXELS = """() => [...document.querySelectorAll('canvas.cornerstone-canvas')
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     if not (VIEWER_DIST / "index.html").is_file():
         require_tool("ohif-viewer-build", str(VIEWER_DIST / "index.html"))
-    with run_server(tmp_path_factory.mktemp("ohif"), demo=True, viewer_dir=VIEWER_DIST) as live:
+    with run_server(
+        tmp_path_factory.mktemp("ohif"), auth="off", demo=True, viewer_dir=VIEWER_DIST
+    ) as live:
         yield live
 
 

@@ -15,6 +15,10 @@ import conformance
 from tests.conformance import dicomweb_fixtures
 from tests.conftest import PG_URL, LiveServer
 
+#: Surface behaviour, not access control (that is test_isolation.py and test_smart_*.py,
+#: with authorization on).
+SERVER_SETTINGS = {"auth": "off"}
+
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "conformance" / "reports" / ("postgresql" if PG_URL else "sqlite")
 ALL_SCRIPTS = conformance.discover([conformance.SUITES])
@@ -25,11 +29,9 @@ def test_suite_is_consistent(path: Path) -> None:
     assert conformance.lint(conformance.load_script(path)) == []
 
 
-def test_pending_suite_exists_for_smart() -> None:
-    pending = {
-        p.relative_to(conformance.SUITES).parts[1] for p in ALL_SCRIPTS if "pending" in p.parts
-    }
-    assert {"smart"} <= pending
+def test_nothing_is_pending() -> None:
+    """Every suite has its endpoints now (SMART moved out of ``pending/`` with the server)."""
+    assert [p for p in ALL_SCRIPTS if "pending" in p.parts] == []
 
 
 def test_dicomweb_fixtures_are_current() -> None:
@@ -42,7 +44,7 @@ def test_dicomweb_fixtures_are_current() -> None:
 
 def test_suites_pass_against_image_share(live_server: LiveServer) -> None:
     suites = conformance.default_suites()
-    assert [p.name for p in suites] == ["dicomweb", "fhir"]
+    assert [p.name for p in suites] == ["dicomweb", "fhir", "smart"]
     options = conformance.RunOptions(base=live_server.fhir, timeout=30)
     results = conformance.run_paths(suites, options)
     conformance.write_reports(results, live_server.fhir, REPORTS)

@@ -23,6 +23,10 @@ from tests import factory
 from tests.conftest import fresh_database, run_server
 from tests.integration.test_dicomweb_stow import stow
 
+#: These tests are about archive behaviour; access control is tested in test_isolation.py
+#: and test_smart_*.py, with authorization on.
+SERVER_SETTINGS = {"auth": "off"}
+
 
 def _archive(tmp: Path, db_url: str) -> Archive:
     return Archive.open(Settings(data_dir=tmp / "data", database_url=db_url))
@@ -79,7 +83,7 @@ def test_sweep_removes_only_unreferenced_blobs(tmp_path: Path) -> None:
 
 
 def test_concurrent_stores_into_one_study_keep_exact_counts(tmp_path: Path) -> None:
-    with run_server(tmp_path) as server:
+    with run_server(tmp_path, auth="off") as server:
         uid = str(generate_uid())
         batches = []
         for i in range(4):
@@ -111,7 +115,7 @@ def test_concurrent_stores_into_one_study_keep_exact_counts(tmp_path: Path) -> N
 
 
 def test_readyz_reports_storage_failure(tmp_path: Path) -> None:
-    with run_server(tmp_path) as server:
+    with run_server(tmp_path, auth="off") as server:
         assert httpx.get(f"{server.url}/readyz").json()["storage"] == "ok"
         tmp = server.settings.tmp_dir
         tmp.chmod(0o500)

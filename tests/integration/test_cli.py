@@ -17,6 +17,10 @@ from app.demo import demo_studies
 from tests import factory
 from tests.conftest import free_port, fresh_database, run_server
 
+#: These tests are about archive behaviour; access control is tested in test_isolation.py
+#: and test_smart_*.py, with authorization on.
+SERVER_SETTINGS = {"auth": "off"}
+
 IMAGESHARE = [sys.executable, "-m", "app.cli"]
 
 
@@ -32,7 +36,12 @@ def _env(tmp: Path, db_url: str, **extra: str) -> dict[str, str]:
 def served_demo(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     with fresh_database(tmp_path) as db_url:
-        env = _env(tmp_path, db_url, IMAGESHARE_BASE_URL="https://images.example.org")
+        env = _env(
+            tmp_path,
+            db_url,
+            IMAGESHARE_BASE_URL="https://images.example.org",
+            IMAGESHARE_AUTH="off",
+        )
         proc = subprocess.Popen(
             [*IMAGESHARE, "serve", "--demo", "--port", str(port)],
             env=env,
@@ -70,7 +79,7 @@ def test_serve_demo_loads_studies_and_uses_base_url(
 def test_demo_load_is_idempotent(tmp_path: Path) -> None:
     counts = []
     for _ in range(2):
-        with run_server(tmp_path, demo=True) as server:
+        with run_server(tmp_path, auth="off", demo=True) as server:
             studies = httpx.get(f"{server.dicomweb}/studies").json()
             counts.append(sorted(s["00201208"]["Value"][0] for s in studies))
             blobs = sorted(p.name for p in server.settings.blob_dir.rglob("*.dcm"))
@@ -115,7 +124,7 @@ def test_import_files_folders_and_zips(tmp_path: Path) -> None:
         again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
         assert "stored: 0  duplicate: 5" in again.stdout
         assert "importing" in again.stderr  # the progress bar
-        with run_server(tmp_path, database_url=db_url) as server:
+        with run_server(tmp_path, auth="off", database_url=db_url) as server:
             studies = httpx.get(f"{server.dicomweb}/studies").json()
             assert {s["0020000D"]["Value"][0] for s in studies} == {
                 one.study_uid,

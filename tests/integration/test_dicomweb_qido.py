@@ -14,6 +14,10 @@ from tests import factory
 from tests.conftest import LiveServer, run_server
 from tests.integration.test_dicomweb_stow import stow
 
+#: These tests are about archive behaviour; access control is tested in test_isolation.py
+#: and test_smart_*.py, with authorization on.
+SERVER_SETTINGS = {"auth": "off"}
+
 
 @pytest.fixture(scope="module")
 def corpus(live_server: LiveServer) -> list[StudySpec]:
@@ -233,7 +237,7 @@ def test_xml_only_accept_is_406(live_server: LiveServer, corpus: list[StudySpec]
 
 
 def test_server_maximum_caps_results(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    with run_server(tmp_path, qido_max_results=2) as server:
+    with run_server(tmp_path, auth="off", qido_max_results=2) as server:
         for i in range(3):
             spec = factory.study(f"CAP-{i}", per_series=1)
             assert stow(server, factory.files(spec)).status_code == 200

@@ -14,6 +14,10 @@ from pydicom.uid import generate_uid
 from tests import factory
 from tests.conftest import LiveServer, run_server
 
+#: These tests are about archive behaviour; access control is tested in test_isolation.py
+#: and test_smart_*.py, with authorization on.
+SERVER_SETTINGS = {"auth": "off"}
+
 
 def multipart(
     parts: list[bytes], boundary: str | None = None, ctype: str = "application/dicom"
@@ -77,7 +81,7 @@ def test_different_object_same_uid_refused(live_server: LiveServer) -> None:
 
 
 def test_overwrite_when_configured(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    with run_server(tmp_path, stow_overwrite=True) as server:
+    with run_server(tmp_path, auth="off", stow_overwrite=True) as server:
         spec = factory.study("STOW-4", per_series=1)
         data = factory.files(spec)[0]
         assert stow(server, [data]).status_code == 200

@@ -14,6 +14,10 @@ from app.demo import PatientSpec, SeriesSpec, StudySpec, study_files
 from tests.conftest import LiveServer
 from tests.integration.test_dicomweb_stow import stow
 
+#: These tests are about archive behaviour; access control is tested in test_isolation.py
+#: and test_smart_*.py, with authorization on.
+SERVER_SETTINGS = {"auth": "off"}
+
 DICOM_ANY = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 
 

@@ -37,6 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     port = free_port()
     with run_server(
         tmp_path_factory.mktemp("dimse"),
+        auth="off",
         dimse_port=port,
         dimse_ae_title=AE_TITLE,
         dimse_allowed_aes=ALLOWED,
@@ -262,6 +263,7 @@ def test_serve_with_workers_runs_one_scp(tmp_path: Path) -> None:
         IMAGESHARE_DATA_DIR=str(tmp_path / "data"),
         IMAGESHARE_DATABASE_URL=f"sqlite:///{tmp_path / 'index.db'}",
         IMAGESHARE_LOG_LEVEL="WARNING",
+        IMAGESHARE_AUTH="off",
     )
     cmd = [sys.executable, "-m", "app.cli", "serve", "--port", str(http_port), "--workers", "2",
            "--dimse-port", str(dimse), "--dimse-ae-title", AE_TITLE]  # fmt: skip

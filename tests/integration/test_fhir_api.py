@@ -16,6 +16,10 @@ from tests import factory
 from tests.conftest import LiveServer
 from tests.fhir_helpers import check_resource, entries, fhir_get, ok
 
+#: Surface behaviour, not access control (that is test_isolation.py and test_smart_*.py,
+#: with authorization on).
+SERVER_SETTINGS = {"auth": "off"}
+
 STRICT = {"Prefer": "handling=strict"}
 
 

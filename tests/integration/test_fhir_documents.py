@@ -27,6 +27,10 @@ from tests.fhir_helpers import (
     sr_report,
 )
 
+#: Surface behaviour, not access control (that is test_isolation.py and test_smart_*.py,
+#: with authorization on).
+SERVER_SETTINGS = {"auth": "off"}
+
 FHIR_JSON = "application/fhir+json"
 LOINC = "http://loinc.org"
 

@@ -17,6 +17,10 @@ from tests import factory
 from tests.conftest import LiveServer
 from tests.fhir_helpers import check_profile, entries, fhir_get, link, load_profile, ok
 
+#: Surface behaviour, not access control (that is test_isolation.py and test_smart_*.py,
+#: with authorization on).
+SERVER_SETTINGS = {"auth": "off"}
+
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 
 

@@ -13,6 +13,10 @@ from tests import factory
 from tests.conftest import LiveServer
 from tests.fhir_helpers import check_profile, entries, load_profile, ok
 
+#: Surface behaviour, not access control (that is test_isolation.py and test_smart_*.py,
+#: with authorization on).
+SERVER_SETTINGS = {"auth": "off"}
+
 
 def test_phr_flow(live_server: LiveServer) -> None:
     spec = factory.study(

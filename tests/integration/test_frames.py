@@ -27,7 +27,7 @@ OCTET = 'multipart/related; type="application/octet-stream"'
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, dict]]:
-    with run_server(tmp_path_factory.mktemp("frames")) as server:
+    with run_server(tmp_path_factory.mktemp("frames"), auth="off") as server:
         spec = StudySpec(
             PatientSpec("FR-1", "Frames^Test"),
             [

@@ -27,7 +27,7 @@ NAMES = ["ct", "mono1", "signed", "rgb", "ybr", "jpeg_rgb", "multi", "pdf"]
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, dict]]:
-    with run_server(tmp_path_factory.mktemp("rendered")) as server:
+    with run_server(tmp_path_factory.mktemp("rendered"), auth="off") as server:
         spec = StudySpec(
             PatientSpec("RD-1", "Render^Test"),
             [

@@ -46,7 +46,7 @@ LOSSY_TARGETS = [ts.JPEG_EXTENDED, ts.JPEG_LS_NEAR, ts.J2K]
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, dict]]:
-    with run_server(tmp_path_factory.mktemp("transcode")) as server:
+    with run_server(tmp_path_factory.mktemp("transcode"), auth="off") as server:
         series = [SeriesSpec("CT", 1, 128, 128, transfer_syntax=s) for s in STORED]
         series.append(SeriesSpec("OT", 1, 128, 128, photometric="RGB"))
         series.append(SeriesSpec("CT", 1, 32, 32, signed=True))

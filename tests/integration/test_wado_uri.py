@@ -20,7 +20,7 @@ from tests.imaging import expected_gray, stow
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, dict]]:
-    with run_server(tmp_path_factory.mktemp("wadouri")) as server:
+    with run_server(tmp_path_factory.mktemp("wadouri"), auth="off") as server:
         spec = StudySpec(
             PatientSpec("WU-1", "Uri^Test"),
             [
