@@ -1,5 +1,6 @@
-"""One patient cannot send, see or pull another patient's studies or deliveries: everything
-outside the requester's identities is "not found", exactly like a UID that does not exist."""
+"""One patient cannot send or see another patient's studies or deliveries: everything outside
+the requester's identities is "not found", exactly like a UID that does not exist. Service level
+(identities include the issuer); the HTTP routes with real tokens are in test_phr_auth.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Pull: a PHR asks for a study's manifest and fetches the files from their locations on the
-live server, then opens every file with its private key (the example receiver's unpacker)."""
+"""Pull: the manifest's shape (what is embedded, what has a location, which key), fetching the
+files from their locations on the live server and opening each with the PHR's private key, and
+expiry. The manifest is asked of the service with a ``Requester`` here; the same over HTTP with
+real SMART tokens (and every refusal) is in test_phr_auth.py."""
 
 from __future__ import annotations
 
