@@ -16,8 +16,8 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from app.deps import SettingsDep
-from app.viewer import launch
 from app.errors import NotFound, ServiceUnavailable
+from app.viewer import launch
 
 router = APIRouter(tags=["viewer"])
 
