@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     dimse_allowed_aes: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: Folder holding the OHIF viewer's built ``dist/`` (``make viewer``); /viewer is off without.
     viewer_dir: Path = Path(".viewer/ohif/package/dist")
+    #: The public SMART client the viewer launches as (``--demo`` registers ``demo-viewer``).
+    viewer_client_id: str = "demo-viewer"
     #: PHR delivery (docs/phr-package.md): run the outbox worker inside the server (turn off
     #: when ``imageshare worker`` runs it separately).
     phr_worker: bool = True

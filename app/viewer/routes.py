@@ -13,10 +13,11 @@ import mimetypes
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from app.deps import SettingsDep
 from app.errors import NotFound, ServiceUnavailable
+from app.viewer import launch
 
 router = APIRouter(tags=["viewer"])
 
@@ -88,6 +89,23 @@ async def viewer_root() -> Response:
 async def viewer_config() -> Response:
     return Response(
         app_config(), media_type="text/javascript", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.get("/viewer/launch", include_in_schema=False)
+@router.get("/viewer/callback", include_in_schema=False)
+async def viewer_smart_launch(settings: SettingsDep) -> Response:
+    """The two steps of the viewer's SMART launch (see ``app.viewer.launch``)."""
+    return HTMLResponse(
+        launch.page(settings.viewer_client_id),
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
+@router.get("/viewer/smart-launch.js", include_in_schema=False)
+async def viewer_smart_launch_script() -> Response:
+    return FileResponse(
+        launch.SCRIPT, media_type="text/javascript", headers={"Cache-Control": "no-cache"}
     )
 
 
