@@ -42,7 +42,7 @@ lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy app smart conformance
+	$(BIN)/mypy app smart conformance examples
 
 test: lint viewer
 	$(BIN)/pytest
