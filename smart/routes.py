@@ -27,37 +27,31 @@ async def token(request: Request) -> Response:
     return response
 
 
-@router.post("/oauth/introspect")
-async def introspect(request: Request) -> Response:
+async def _endpoint(request: Request, name: str, *, json_body: bool = False) -> Response:
+    """Run one of authlib's endpoints; its answers are never cached (``no-store``)."""
     server = server_of(request)
-    oreq = await oauth_request(request, server)
-    response: Response = await run_in_threadpool(
-        server.create_endpoint_response, "introspection", oreq
-    )
+    req = await (json_request if json_body else oauth_request)(request, server)
+    response: Response = await run_in_threadpool(server.create_endpoint_response, name, req)
     response.headers.update(NO_STORE)
     return response
+
+
+@router.post("/oauth/introspect")
+async def introspect(request: Request) -> Response:
+    """RFC 7662 token introspection."""
+    return await _endpoint(request, "introspection")
 
 
 @router.post("/oauth/revoke")
 async def revoke(request: Request) -> Response:
-    server = server_of(request)
-    oreq = await oauth_request(request, server)
-    response: Response = await run_in_threadpool(
-        server.create_endpoint_response, "revocation", oreq
-    )
-    response.headers.update(NO_STORE)
-    return response
+    """RFC 7009 token revocation."""
+    return await _endpoint(request, "revocation")
 
 
 @router.post("/oauth/register")
 async def register(request: Request) -> Response:
-    server = server_of(request)
-    jreq = await json_request(request, server)
-    response: Response = await run_in_threadpool(
-        server.create_endpoint_response, "client_registration", jreq
-    )
-    response.headers.update(NO_STORE)
-    return response
+    """RFC 7591 dynamic client registration (with an initial access token)."""
+    return await _endpoint(request, "client_registration", json_body=True)
 
 
 _STYLE = (Path(__file__).parent / "templates" / "style.css").read_bytes()
