@@ -7,7 +7,14 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from smart import accounts, sessions
-from smart.web import current_session, error_page, form_items, page, server_of, set_session_cookie
+from smart.web import (
+    checked_form,
+    ensure_session,
+    error_page,
+    page,
+    server_of,
+    set_session_cookie,
+)
 
 router = APIRouter(tags=["patient accounts"], include_in_schema=False)
 
@@ -15,10 +22,7 @@ router = APIRouter(tags=["patient accounts"], include_in_schema=False)
 @router.get("/oauth/claim")
 async def claim_form(request: Request) -> Response:
     server = server_of(request)
-    session = current_session(request, server)
-    fresh = session is None
-    if session is None:
-        session = await run_in_threadpool(sessions.create, server.engine)
+    session, fresh = await ensure_session(request, server)
     response = page(request, "claim.html", csrf=session.csrf_token, error=None, values={})
     if fresh:
         set_session_cookie(response, session, server)
@@ -28,11 +32,10 @@ async def claim_form(request: Request) -> Response:
 @router.post("/oauth/claim")
 async def claim_submit(request: Request) -> Response:
     server = server_of(request)
-    form = dict(await form_items(request))
-    session = current_session(request, server)
-    if not sessions.check_csrf(session, form.get("csrf_token")):
+    checked = await checked_form(request, server)
+    if checked is None:
         return error_page(request, "The form expired. Reload the page and try again.", 403)
-    assert session is not None
+    form, session = checked
     values = {"birth_date": form.get("birth_date", ""), "username": form.get("username", "")}
     try:
         if form.get("password", "") != form.get("password2", ""):
@@ -58,11 +61,10 @@ async def claim_submit(request: Request) -> Response:
 @router.post("/oauth/signout")
 async def signout(request: Request) -> Response:
     server = server_of(request)
-    form = dict(await form_items(request))
-    session = current_session(request, server)
-    if not sessions.check_csrf(session, form.get("csrf_token")):
+    checked = await checked_form(request, server)
+    if checked is None:
         return error_page(request, "The form expired. Reload the page and try again.", 403)
-    assert session is not None
+    _form, session = checked
     await run_in_threadpool(sessions.end, server.engine, session)
     response = RedirectResponse("/oauth/signin", status_code=303)
     response.delete_cookie(sessions.COOKIE, path="/")

@@ -17,7 +17,9 @@ from starlette.concurrency import run_in_threadpool
 
 from smart import accounts, authorize, consent, sessions
 from smart.web import (
+    checked_form,
     current_session,
+    ensure_session,
     error_page,
     form_items,
     oauth_request,
@@ -47,10 +49,7 @@ async def authorize_endpoint(request: Request) -> Response:
             return response
         return error_page(request, f"This app's request cannot be accepted: {error.description}")
     params = {k: v[0] for k, v in oreq.payload.datalist.items()}
-    session = current_session(request, server)
-    fresh = session is None
-    if session is None:
-        session = await run_in_threadpool(sessions.create, server.engine)
+    session, fresh = await ensure_session(request, server)
     pending = await run_in_threadpool(sessions.save_pending, server.engine, session, params)
     target = "/oauth/consent" if session.user_id else "/oauth/signin"
     response = _redirect(f"{target}?{urlencode({'request': pending})}")
@@ -62,10 +61,7 @@ async def authorize_endpoint(request: Request) -> Response:
 @router.get("/oauth/signin")
 async def signin_form(request: Request) -> Response:
     server = server_of(request)
-    session = current_session(request, server)
-    fresh = session is None
-    if session is None:
-        session = await run_in_threadpool(sessions.create, server.engine)
+    session, fresh = await ensure_session(request, server)
     response = page(
         request,
         "signin.html",
@@ -89,11 +85,10 @@ def _safe_next(value: str | None) -> str:
 @router.post("/oauth/signin")
 async def signin_submit(request: Request) -> Response:
     server = server_of(request)
-    form = dict(await form_items(request))
-    session = current_session(request, server)
-    if not sessions.check_csrf(session, form.get("csrf_token")):
+    checked = await checked_form(request, server)
+    if checked is None:
         return error_page(request, "The form expired. Reload the page and try again.", 403)
-    assert session is not None
+    form, session = checked
     pending, nxt = form.get("request", ""), _safe_next(form.get("next"))
     try:
         user_id = await run_in_threadpool(

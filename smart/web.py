@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from smart import sessions
 from smart.server import FormRequest, JsonBodyRequest, SmartServer
@@ -72,6 +73,27 @@ async def json_request(request: Request, server: SmartServer) -> JsonBodyRequest
 
 def current_session(request: Request, server: SmartServer) -> sessions.SessionInfo | None:
     return sessions.load(server.engine, request.cookies.get(sessions.COOKIE))
+
+
+async def ensure_session(
+    request: Request, server: SmartServer
+) -> tuple[sessions.SessionInfo, bool]:
+    """The browser's session, or a new one; ``True`` when new (its cookie must be set)."""
+    session = current_session(request, server)
+    if session is not None:
+        return session, False
+    return await run_in_threadpool(sessions.create, server.engine), True
+
+
+async def checked_form(
+    request: Request, server: SmartServer
+) -> tuple[dict[str, str], sessions.SessionInfo] | None:
+    """The posted form and its session if the form's CSRF token is the session's; else None."""
+    form = dict(await form_items(request))
+    session = current_session(request, server)
+    if session is None or not sessions.check_csrf(session, form.get("csrf_token")):
+        return None
+    return form, session
 
 
 def set_session_cookie(

@@ -18,9 +18,14 @@ from app.deps import ArchiveDep, SettingsDep
 from app.errors import InvalidInput, NotFound
 from app.phr import PhrService, Requester, recipients, service
 from app.portal.routes import _studies
-from smart import accounts, sessions
+from smart import accounts
 from smart.models import User
-from smart.web import PAGE_HEADERS, current_session, form_items, server_of
+from smart.web import (
+    PAGE_HEADERS,
+    checked_form,
+    current_session,
+    server_of,
+)
 
 router = APIRouter(prefix="/phr", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -74,10 +79,10 @@ async def phr_page(request: Request, archive: ArchiveDep, settings: SettingsDep)
 
 @router.post("/send")
 async def send(request: Request) -> Response:
-    form = dict(await form_items(request))
-    server = server_of(request)
-    if not sessions.check_csrf(current_session(request, server), form.get("csrf_token")):
+    checked = await checked_form(request, server_of(request))
+    if checked is None:
         return Response("The form expired; reload the page.", status_code=403)
+    form, _session = checked
     found = await _user(request)
     if found is None:
         return _signin()

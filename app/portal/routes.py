@@ -21,8 +21,13 @@ from app.archive.compartment import Compartment
 from app.archive.query import SearchRequest, search
 from app.deps import ArchiveDep, SettingsDep
 from app.urls import fhir_base
-from smart import accounts, apps, launch, sessions
-from smart.web import PAGE_HEADERS, current_session, form_items, server_of
+from smart import accounts, apps, launch
+from smart.web import (
+    PAGE_HEADERS,
+    checked_form,
+    current_session,
+    server_of,
+)
 
 router = APIRouter(prefix="/portal", tags=["portal"], include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -89,11 +94,10 @@ async def apps_page(request: Request, archive: ArchiveDep, settings: SettingsDep
 @router.post("/apps/{grant_id}/revoke")
 async def revoke_app(grant_id: str, request: Request) -> Response:
     server = server_of(request)
-    form = dict(await form_items(request))
-    session = current_session(request, server)
-    if not sessions.check_csrf(session, form.get("csrf_token")):
+    checked = await checked_form(request, server)
+    if checked is None:
         return Response("The form expired; reload the page.", status_code=403)
-    assert session is not None
+    _form, session = checked
     if session.user_id is None:
         return _signin()
     try:
@@ -107,11 +111,10 @@ async def revoke_app(grant_id: str, request: Request) -> Response:
 async def open_in_app(request: Request, archive: ArchiveDep, settings: SettingsDep) -> Response:
     """Start an EHR-style launch of ``client_id`` on one of the patient's own studies."""
     server = server_of(request)
-    form = dict(await form_items(request))
-    session = current_session(request, server)
-    if not sessions.check_csrf(session, form.get("csrf_token")):
+    checked = await checked_form(request, server)
+    if checked is None:
         return Response("The form expired; reload the page.", status_code=403)
-    assert session is not None
+    form, session = checked
     if session.user_id is None:
         return _signin()
     user = await run_in_threadpool(accounts.get_user, server.engine, session.user_id)

@@ -298,3 +298,23 @@ def test_token_for_another_audience_is_refused(kit: SmartKit, app_id: str, bob: 
     assert verify(kit.engine, token["access_token"], kit.server.fhir).patient == token["patient"]
     with pytest.raises(TokenRejected):
         verify(kit.engine, token["access_token"], "https://other.example/fhir")
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/oauth/signout", {}),
+        ("/oauth/claim", {"access_code": "X", "birth_date": "1970-01-01", "username": "u"}),
+        ("/portal/apps/any-grant/revoke", {}),
+        ("/portal/launch", {"client_id": "demo-viewer", "study": "1.2.3"}),
+        ("/portal/phr/send", {"study": "1.2.3", "recipient": "x"}),
+    ],
+)
+def test_every_signed_in_form_refuses_a_missing_or_forged_csrf_token(
+    kit: SmartKit, app_id: str, bob: Patient, path: str, data: dict[str, str]
+) -> None:
+    """The shared ``checked_form`` guard, on each form that changes state for a signed-in user."""
+    with kit.browser() as b:
+        kit.sign_in(b, _authorize_url(kit, app_id), bob)
+        assert b.post(path, data=data).status_code == 403
+        assert b.post(path, data={**data, "csrf_token": "forged"}).status_code == 403
