@@ -55,7 +55,7 @@ def delete_scope(engine: Engine, store: BlobStore, scope: Scope, compartment: Co
         try:
             store.delete(key)
         except OSError as exc:  # left for the sweep
-            logger.warning("could not delete a blob: %s", exc)
+            logger.warning("could not delete a blob (left for the sweep): %s", exc.strerror)
     return len(keys)
 
 

@@ -96,7 +96,9 @@ class Ingestor:
             temp.discard()
             return StoreResult.failure(exc.status, exc.reason, exc.sop_class, exc.sop_instance)
         except Exception:
-            logger.exception("unexpected failure while reading an instance header")
+            # Exception texts can quote DICOM values: type at ERROR, the trace only at DEBUG.
+            logger.error("unexpected failure while reading an instance header")
+            logger.debug("header failure", exc_info=True)
             temp.discard()
             return StoreResult.failure(StoreStatusValues.PROCESSING_FAILURE, "processing failure")
         return Prepared(temp, parsed)
@@ -122,7 +124,7 @@ class Ingestor:
             to_write = [p for p in batch if _needs_blob(p, existing.get(p.parsed.sop_instance_uid))]
             self.blobs.commit((p.temp, p.blob_key) for p in to_write)
         except OSError as exc:
-            logger.error("blob store write failed: %s", exc)
+            logger.error("blob store write failed: %s", exc.strerror)  # path names UIDs
             for p in batch:
                 p.temp.discard()
             return {
@@ -146,7 +148,8 @@ class Ingestor:
             try:
                 r, old = self._index([p])
             except Exception:
-                logger.exception("indexing one instance failed")
+                logger.error("indexing one instance failed")
+                logger.debug("indexing failure", exc_info=True)
                 r, old = (
                     {id(p): _failed(p, StoreStatusValues.PROCESSING_FAILURE, "processing failure")},
                     [],

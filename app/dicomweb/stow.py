@@ -185,5 +185,6 @@ def store_response(
         status = 200
     for r in results:
         if r.failed:
-            logger.info("STOW part refused: 0x%04X %s", r.status, r.reason)
+            logger.info("STOW part refused: 0x%04X", r.status)
+            logger.debug("STOW refusal reason: %s", r.reason)  # may quote UIDs
     return status, json.dumps(body, separators=(",", ":")).encode()
