@@ -124,7 +124,8 @@ def bulk_value(store: BlobStore, inst: StoredInstance, path: list[str]) -> tuple
     if not tags:
         raise NotFound("no bulk data at that path")
     with store.open(inst.blob_key) as fh:
-        ds = dcmread(fh)
+        # Elements before Pixel Data are reached without reading the pixels (which can be GB).
+        ds = dcmread(fh, stop_before_pixels=tags[0] < 0x7FE00008)
         elem: Any = ds
         for i, tag in enumerate(tags):
             if tag not in elem:

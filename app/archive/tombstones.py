@@ -7,6 +7,7 @@ caller used to address it (a Study Instance UID, a patient or document resource 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 
@@ -45,3 +46,13 @@ def find(s: Session, kind: TombstoneKindValues, key: str) -> Tombstone | None:
         select(Tombstone).where(Tombstone.kind == kind.value, Tombstone.key == key)
     ).scalar_one_or_none()
     return found
+
+
+def deleted_version(kind: TombstoneKindValues) -> Callable[[Session, str], int | None]:
+    """A lookup of the last version of a deleted ``kind`` resource (None if never deleted)."""
+
+    def lookup(s: Session, key: str) -> int | None:
+        found = find(s, kind, key)
+        return found.version if found else None
+
+    return lookup

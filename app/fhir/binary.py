@@ -73,11 +73,6 @@ def load_binaries(s: Session, pks: list[int], _ctx: Context) -> list[Loaded]:
     return out
 
 
-def _gone(s: Session, rid: str) -> int | None:
-    found = tombstones.find(s, TombstoneKindValues.ATTACHMENT, rid)
-    return found.version if found else None
-
-
 RESOURCE = SqlResource(
     name="Binary",
     profile=None,
@@ -88,6 +83,6 @@ RESOURCE = SqlResource(
     patient_column=Attachment.patient_pk,
     order=lambda: (Attachment.pk,),
     load=load_binaries,
-    gone=_gone,
+    gone=tombstones.deleted_version(TombstoneKindValues.ATTACHMENT),
     mandatory=frozenset({"contentType"}),
 )

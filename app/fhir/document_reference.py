@@ -257,11 +257,6 @@ def _content_type(values: Sequence[Token], _modifier: str) -> Any:
     return Document.content_type.in_(codes) if codes else false()
 
 
-def _gone(s: Session, rid: str) -> int | None:
-    found = tombstones.find(s, TombstoneKindValues.DOCUMENT, rid)
-    return found.version if found else None
-
-
 _PATIENT = frozenset({"identifier"})
 PARAMS = {
     p.name: p
@@ -334,6 +329,6 @@ RESOURCE = SqlResource(
     patient_column=Document.patient_pk,
     order=lambda: (Document.date.desc(), Document.pk.desc()),
     load=load_documents,
-    gone=_gone,
+    gone=tombstones.deleted_version(TombstoneKindValues.DOCUMENT),
     mandatory=frozenset({"status", "content"}),
 )

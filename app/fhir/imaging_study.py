@@ -286,11 +286,6 @@ def _endpoint(values: Sequence[Any], _modifier: str) -> Any:
     return true() if ok else false()
 
 
-def _gone(s: Session, rid: str) -> int | None:
-    found = tombstones.find(s, TombstoneKindValues.STUDY, rid)
-    return found.version if found else None
-
-
 _PATIENT = frozenset({"identifier"})
 PARAMS = {
     p.name: p
@@ -357,6 +352,6 @@ RESOURCE = SqlResource(
     patient_column=Study.patient_pk,
     order=lambda: (Study.StudyDate.desc(), Study.StudyTime.desc(), Study.pk.desc()),
     load=load_studies,
-    gone=_gone,
+    gone=tombstones.deleted_version(TombstoneKindValues.STUDY),
     mandatory=frozenset({"status", "subject"}),
 )

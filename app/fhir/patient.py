@@ -183,11 +183,6 @@ def _load(s: Session, pks: list[int], _ctx: Context) -> list[Loaded]:
     return out
 
 
-def _gone(s: Session, rid: str) -> int | None:
-    found = tombstones.find(s, TombstoneKindValues.PATIENT, rid)
-    return found.version if found else None
-
-
 PARAMS = {
     p.name: p
     for p in (
@@ -228,5 +223,5 @@ RESOURCE = SqlResource(
     patient_column=Patient.pk,
     order=lambda: (Patient.pk,),
     load=_load,
-    gone=_gone,
+    gone=tombstones.deleted_version(TombstoneKindValues.PATIENT),
 )
